@@ -1,0 +1,214 @@
+import type { MqttClient } from 'mqtt';
+import { sleep } from '../core/backoff.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { parseAddress } from '../protocols/modbus/address.js';
+import { defaultDataType } from '../protocols/modbus/codec.js';
+import { ModbusTcpSource } from '../protocols/modbus/tcp-source.js';
+import { connectBroker } from '../protocols/mqtt/broker.js';
+import { encodeTagPayload, type TagManifest } from '../protocols/mqtt/payload.js';
+import { nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
+import type { Reading, TagSource } from '../protocols/types.js';
+import type { AgentConfig, DeviceConfig } from './config.js';
+import { Publisher, type PublisherStats } from './publisher.js';
+import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
+
+interface DeviceRuntime {
+  config: DeviceConfig;
+  source: TagSource;
+  /** Read requests per cycle after planning. */
+  requests: number;
+  tags: Map<string, TagRuntime>;
+  cycles: number;
+  missedCycles: number;
+  lastStatus?: string;
+}
+
+export interface AgentStats {
+  samplesRead: number;
+  samplesPublished: number;
+  publisher: PublisherStats;
+  devices: { name: string; connected: boolean; lastError?: string; cycles: number; missedCycles: number }[];
+}
+
+export interface AgentDeps {
+  log: Logger;
+  /** Broker reconnect delays; tests shorten them. */
+  brokerBackoff?: { initialMs?: number; maxMs?: number };
+}
+
+/**
+ * The edge process: polls every configured device on its own schedule, turns readings into
+ * engineering values and publishes them by exception. One failing device never delays another.
+ */
+export class Agent {
+  private client?: MqttClient;
+  private publisher?: Publisher;
+  private readonly devices: DeviceRuntime[] = [];
+  private readonly stopping = new AbortController();
+  private loops: Promise<void>[] = [];
+  private samplesRead = 0;
+  private samplesPublished = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly deps: AgentDeps,
+  ) {
+    this.log = deps.log.child({ component: 'agent', node: config.node });
+  }
+
+  get statusTopic(): string {
+    return nodeTopic(this.config.site, this.config.node, 'status');
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    this.client = connectBroker(config.mqtt, {
+      clientId: `factorylm-agent-${config.node}`,
+      will: { topic: this.statusTopic, payload: 'offline', retain: true, qos: 1 },
+      log: this.deps.log.child({ component: 'mqtt', node: config.node }),
+      backoff: this.deps.brokerBackoff,
+    });
+    this.client.on('connect', () => {
+      this.client?.publish(this.statusTopic, 'online', { qos: 1, retain: true });
+      this.client?.publish(nodeTopic(config.site, config.node, 'tags'), this.manifest(), { qos: 1, retain: true });
+      for (const d of this.devices) d.lastStatus = undefined;
+    });
+    this.publisher = new Publisher(this.client, config.publish, this.log.child({ component: 'publisher' }));
+    for (const device of config.devices) this.devices.push(this.buildDevice(device));
+    this.log.info(
+      {
+        devices: this.devices.map((d) => ({
+          name: d.config.name,
+          host: `${d.config.host}:${d.config.port}`,
+          unit: d.config.unitId,
+          tags: d.tags.size,
+          requests: d.requests,
+          pollMs: d.config.pollIntervalMs,
+        })),
+      },
+      'agent started',
+    );
+    this.loops = this.devices.map((d) =>
+      this.pollLoop(d).catch((err) => this.log.error({ device: d.config.name, err: errorMessage(err) }, 'poll loop stopped')),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.all(this.loops);
+    await Promise.all(this.devices.map((d) => d.source.close()));
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await client.publishAsync(this.statusTopic, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+    }
+    await client.endAsync();
+    this.log.info(this.stats, 'agent stopped');
+  }
+
+  get stats(): AgentStats {
+    return {
+      samplesRead: this.samplesRead,
+      samplesPublished: this.samplesPublished,
+      publisher: this.publisher?.stats ?? { published: 0, queued: 0, dropped: 0, inflight: 0, failed: 0 },
+      devices: this.devices.map((d) => ({
+        name: d.config.name,
+        connected: d.source.status.connected,
+        lastError: d.source.status.lastError,
+        cycles: d.cycles,
+        missedCycles: d.missedCycles,
+      })),
+    };
+  }
+
+  private manifest(): string {
+    const body: TagManifest = {
+      node: this.config.node,
+      ts: Date.now(),
+      tags: this.devices.flatMap((d) =>
+        [...d.tags.values()].map((t) => ({ topic: t.topic, device: t.device, writable: t.writable, ...(t.unit ? { unit: t.unit } : {}) })),
+      ),
+    };
+    return JSON.stringify(body);
+  }
+
+  private buildDevice(device: DeviceConfig): DeviceRuntime {
+    const tags = new Map<string, TagRuntime>();
+    const specs = device.tags.map((t) => {
+      const address = parseAddress(t.address);
+      const asset = t.asset ?? device.asset;
+      const id = `${asset}/${t.name}`;
+      tags.set(id, {
+        id,
+        device: device.name,
+        asset,
+        name: t.name,
+        topic: tagTopic({ site: this.config.site, area: this.config.area, line: this.config.line, asset, tag: t.name }),
+        scale: t.scale,
+        offset: t.offset,
+        deadband: t.deadband,
+        writable: t.writable,
+        unit: t.unit,
+      });
+      return { id, address, type: t.type ?? defaultDataType(address.area), wordOrder: t.wordOrder };
+    });
+    const source = new ModbusTcpSource(
+      { name: device.name, host: device.host, port: device.port, unitId: device.unitId, timeoutMs: device.timeoutMs, maxGap: device.maxGap },
+      specs,
+      this.log.child({ component: 'modbus', device: device.name }),
+    );
+    return { config: device, source, requests: source.requestCount, tags, cycles: 0, missedCycles: 0 };
+  }
+
+  private async pollLoop(device: DeviceRuntime): Promise<void> {
+    const interval = device.config.pollIntervalMs;
+    const signal = this.stopping.signal;
+    let due = Date.now();
+    while (!signal.aborted) {
+      const readings = await device.source.read();
+      device.cycles += 1;
+      this.handleReadings(device, readings);
+      this.publishDeviceStatus(device);
+      due += interval;
+      const now = Date.now();
+      if (due < now) {
+        // A cycle longer than the interval: skip the missed slots rather than poll back-to-back.
+        const missed = Math.ceil((now - due) / interval);
+        device.missedCycles += missed;
+        due += missed * interval;
+      }
+      await sleep(due - now, signal);
+    }
+  }
+
+  private handleReadings(device: DeviceRuntime, readings: Reading[]): void {
+    const publisher = this.publisher!;
+    const heartbeat = this.config.publish.heartbeatMs;
+    for (const r of readings) {
+      const tag = device.tags.get(r.id);
+      if (!tag) continue;
+      this.samplesRead += 1;
+      const v = r.value === null ? null : toEngineering(r.value, tag.scale, tag.offset);
+      if (!shouldPublish(tag.last, v, r.quality, tag.deadband, heartbeat, r.ts)) continue;
+      tag.last = { v, q: r.quality, at: r.ts };
+      const payload: Parameters<typeof encodeTagPayload>[0] = { v, ts: r.ts, q: r.quality };
+      if (r.reason) payload.r = r.reason;
+      publisher.publish(tag.topic, encodeTagPayload(payload));
+      this.samplesPublished += 1;
+    }
+  }
+
+  private publishDeviceStatus(device: DeviceRuntime): void {
+    const { connected, lastError } = device.source.status;
+    const status = connected ? 'connected' : 'disconnected';
+    const key = `${status}|${connected ? '' : (lastError ?? '')}`;
+    if (key === device.lastStatus || !this.client?.connected) return;
+    device.lastStatus = key;
+    const body = JSON.stringify({ status, ts: Date.now(), ...(connected ? {} : { reason: lastError }) });
+    this.client.publish(nodeTopic(this.config.site, this.config.node, 'devices', device.config.name), body, { qos: 1, retain: true });
+    if (connected) this.log.info({ device: device.config.name }, 'device online');
+    else this.log.warn({ device: device.config.name, reason: lastError }, 'device offline; its tags are published with quality bad');
+  }
+}

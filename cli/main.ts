@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { packageVersion } from '../core/package-info.js';
+import { registerAgent } from './agent.js';
+import { registerConfig } from './config.js';
+import { registerDemo } from './demo.js';
+import { registerGateway } from './gateway.js';
+import { registerRead } from './read.js';
+import { registerSim } from './sim.js';
+
+const program = new Command('factorylm')
+  .version(packageVersion())
+  .description('FactoryLM Edge: PLC agent, MQTT gateway, PLC simulators and commissioning tools')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerAgent(program);
+registerGateway(program);
+registerSim(program);
+registerRead(program);
+registerConfig(program);
+registerDemo(program);
+
+await program.parseAsync(process.argv);

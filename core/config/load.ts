@@ -1,0 +1,152 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+
+/** `['devices', 0, 'tags', 3, 'address']` → `devices[0].tags[3].address`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed config, so secrets live
+ * in the environment instead of the file. A reference to an unset variable without a default
+ * is an issue at that value's path.
+ */
+export function substituteEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  issues: ConfigIssue[],
+  path: PropertyKey[] = [],
+): unknown {
+  if (typeof value === 'string') {
+    const replaced = replaceRefs(value, env, issues, path);
+    // A value that is one reference takes the variable's type: `port: ${PLC_PORT}` is a number,
+    // and `password: ${MQTT_PASSWORD:-}` with nothing set means no password at all.
+    if (replaced !== value && WHOLE_REF.test(value)) {
+      if (replaced === '') return undefined;
+      if (/^-?\d+(\.\d+)?$/.test(replaced)) return Number(replaced);
+      if (replaced === 'true' || replaced === 'false') return replaced === 'true';
+    }
+    return replaced;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, issues, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const next = substituteEnv(v, env, issues, [...path, k]);
+      if (next !== undefined) out[k] = next;
+    }
+    return out;
+  }
+  return value;
+}
+
+const WHOLE_REF = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
+
+function replaceRefs(
+  value: string,
+  env: NodeJS.ProcessEnv,
+  issues: ConfigIssue[],
+  path: PropertyKey[],
+): string {
+  return value.replace(ENV_REF, (whole, name: string, fallback: string | undefined) => {
+    const found = env[name];
+    if (found !== undefined && found !== '') return found;
+    if (fallback !== undefined) return fallback;
+    issues.push({
+      path: formatPath(path),
+      message: `environment variable ${name} is not set (referenced as ${whole}); export it or use \${${name}:-default}`,
+    });
+    return whole;
+  });
+}
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let cur = root;
+  for (const part of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Turns zod issues into path-named messages a plant engineer can act on. */
+export function zodIssues(error: z.ZodError, input: unknown): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({
+          path: formatPath([...issue.path, key]),
+          message:
+            'unknown field; check its spelling and indentation (`factorylm config schema` lists every field)',
+        });
+      }
+    } else if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) {
+      out.push({
+        path: formatPath(issue.path),
+        message: `required field is missing (expected ${issue.expected})`,
+      });
+    } else {
+      out.push({ path: formatPath(issue.path), message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** Parses YAML text, substitutes env variables and validates; throws ConfigError listing every issue. */
+export function parseConfigText<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<S> {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
+        message: `YAML syntax: ${e.message.split('\n')[0]}`,
+      })),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const issues: ConfigIssue[] = [];
+  const substituted = substituteEnv(raw, env, issues);
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  const result = schema.safeParse(substituted);
+  if (!result.success) throw new ConfigError(file, zodIssues(result.error, substituted));
+  return result.data;
+}
+
+export async function loadConfigFile<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<z.output<S>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, [
+      {
+        path: '',
+        message:
+          code === 'ENOENT'
+            ? 'file not found; check the path given to --config'
+            : `cannot read: ${String(err)}`,
+      },
+    ]);
+  }
+  return parseConfigText(text, file, schema, env);
+}

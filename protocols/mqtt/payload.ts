@@ -1,0 +1,123 @@
+import type { Quality, TagValue } from '../types.js';
+
+/** JSON body of a tag topic: `{"v": 42.1, "ts": 1732480000123, "q": "good"}`. */
+export interface TagPayload {
+  v: TagValue | null;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  q: Quality;
+  /** Reason when `q` is not good. */
+  r?: string;
+  /** Replayed from a backlog rather than live. */
+  hist?: boolean;
+}
+
+/** JSON body of an asset batch: `{"ts": …, "v": {"speed": 42.1}, "q": {"temp": "bad"}}`. */
+export interface AssetPayload {
+  ts: number;
+  v: Record<string, TagValue | null>;
+  /** Only for tags whose quality is not good. */
+  q?: Record<string, Quality>;
+  hist?: boolean;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; detail: string };
+
+const QUALITIES = new Set<string>(['good', 'bad', 'uncertain']);
+
+export function encodeTagPayload(p: TagPayload): string {
+  let out = `{"v":${p.v === null ? 'null' : JSON.stringify(p.v)},"ts":${p.ts},"q":"${p.q}"`;
+  if (p.r !== undefined) out += `,"r":${JSON.stringify(p.r)}`;
+  if (p.hist) out += ',"hist":true';
+  return out + '}';
+}
+
+function fail<T>(reason: string, detail: string): Decoded<T> {
+  return { ok: false, reason, detail };
+}
+
+function parseObject(buf: Buffer | string): Decoded<Record<string, unknown>> {
+  let data: unknown;
+  try {
+    data = JSON.parse(typeof buf === 'string' ? buf : buf.toString('utf8'));
+  } catch (err) {
+    return fail('not-json', (err as Error).message);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return fail('not-object', 'payload is not a JSON object');
+  return { ok: true, value: data as Record<string, unknown> };
+}
+
+function isValue(v: unknown): v is TagValue | null {
+  return v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function isTimestamp(ts: unknown): ts is number {
+  // Milliseconds between 2000 and 2100: a seconds or microseconds timestamp is a sender bug.
+  return typeof ts === 'number' && Number.isInteger(ts) && ts > 946_684_800_000 && ts < 4_102_444_800_000;
+}
+
+/** Validates a tag payload. Never throws: a bad payload is a reason the caller counts. */
+export function decodeTagPayload(buf: Buffer | string): Decoded<TagPayload> {
+  const parsed = parseObject(buf);
+  if (!parsed.ok) return parsed;
+  const o = parsed.value;
+  if (!isValue(o.v)) return fail('bad-value', `"v" must be a finite number, boolean or null, got ${JSON.stringify(o.v)}`);
+  if (!isTimestamp(o.ts)) return fail('bad-timestamp', `"ts" must be epoch milliseconds, got ${JSON.stringify(o.ts)}`);
+  const q = o.q ?? 'good';
+  if (typeof q !== 'string' || !QUALITIES.has(q)) return fail('bad-quality', `"q" must be good|bad|uncertain, got ${JSON.stringify(o.q)}`);
+  if (o.v === null && q === 'good') return fail('bad-value', '"v" is null but quality is good');
+  const value: TagPayload = { v: o.v, ts: o.ts, q: q as Quality };
+  if (typeof o.r === 'string') value.r = o.r;
+  if (o.hist === true) value.hist = true;
+  return { ok: true, value };
+}
+
+export function decodeAssetPayload(buf: Buffer | string): Decoded<AssetPayload> {
+  const parsed = parseObject(buf);
+  if (!parsed.ok) return parsed;
+  const o = parsed.value;
+  if (!isTimestamp(o.ts)) return fail('bad-timestamp', `"ts" must be epoch milliseconds, got ${JSON.stringify(o.ts)}`);
+  if (o.v === null || typeof o.v !== 'object' || Array.isArray(o.v)) return fail('bad-value', '"v" must be an object of tag: value');
+  for (const [tag, v] of Object.entries(o.v)) {
+    if (!isValue(v)) return fail('bad-value', `"v.${tag}" must be a finite number, boolean or null`);
+  }
+  const value: AssetPayload = { ts: o.ts, v: o.v as Record<string, TagValue | null> };
+  if (o.q !== undefined) {
+    if (o.q === null || typeof o.q !== 'object' || Array.isArray(o.q)) return fail('bad-quality', '"q" must be an object of tag: quality');
+    for (const [tag, q] of Object.entries(o.q)) {
+      if (typeof q !== 'string' || !QUALITIES.has(q)) return fail('bad-quality', `"q.${tag}" must be good|bad|uncertain`);
+    }
+    value.q = o.q as Record<string, Quality>;
+  }
+  if (o.hist === true) value.hist = true;
+  return { ok: true, value };
+}
+
+/**
+ * Retained on `factorylm/<site>/_nodes/<node>/tags`: which tag topics a node publishes. Gateways
+ * use it to tag each point with the node that produced it (the tag topic itself names none).
+ */
+export interface TagManifest {
+  node: string;
+  ts: number;
+  tags: { topic: string; device: string; unit?: string; writable: boolean }[];
+}
+
+export function decodeTagManifest(buf: Buffer | string): Decoded<TagManifest> {
+  const parsed = parseObject(buf);
+  if (!parsed.ok) return parsed;
+  const o = parsed.value;
+  if (typeof o.node !== 'string' || !Array.isArray(o.tags)) return fail('bad-manifest', 'manifest needs "node" and "tags"');
+  const tags: TagManifest['tags'] = [];
+  for (const t of o.tags as unknown[]) {
+    const entry = t as Record<string, unknown> | null;
+    if (!entry || typeof entry.topic !== 'string') return fail('bad-manifest', 'every manifest tag needs a "topic"');
+    tags.push({
+      topic: entry.topic,
+      device: typeof entry.device === 'string' ? entry.device : '',
+      ...(typeof entry.unit === 'string' ? { unit: entry.unit } : {}),
+      writable: entry.writable === true,
+    });
+  }
+  return { ok: true, value: { node: o.node, ts: typeof o.ts === 'number' ? o.ts : 0, tags } };
+}

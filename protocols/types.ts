@@ -1,0 +1,38 @@
+/** The contract between protocol drivers and whoever polls them. Drivers know nothing of MQTT. */
+
+export type Quality = 'good' | 'bad' | 'uncertain';
+
+export type TagValue = number | boolean;
+
+/** One tag's value as a driver read it: raw (before scale/offset), with its quality. */
+export interface Reading {
+  id: string;
+  /** null when quality is bad and no value could be read. */
+  value: TagValue | null;
+  quality: Quality;
+  /** Why the quality is not good: `timeout`, `disconnected: …`, `exception 2 (illegal data address)`. */
+  reason?: string;
+  /** Milliseconds since the epoch, when the response arrived. */
+  ts: number;
+}
+
+export interface SourceStatus {
+  connected: boolean;
+  /** Last error seen, cleared by the next good read. */
+  lastError?: string;
+  requests: number;
+  errors: number;
+  /** Round-trip of the last complete read cycle, ms. */
+  latencyMs?: number;
+}
+
+/** A device the agent polls. One instance per device; `read()` is never called concurrently. */
+export interface TagSource {
+  readonly name: string;
+  readonly status: SourceStatus;
+  /** Reads every tag once. Never throws for device problems: those become bad readings. */
+  read(): Promise<Reading[]>;
+  /** Writes a raw value (already unscaled) to a tag. Throws with a clear reason when refused. */
+  write(id: string, value: TagValue): Promise<void>;
+  close(): Promise<void>;
+}
