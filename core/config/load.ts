@@ -78,22 +78,74 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return cur;
 }
 
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  element?: z.ZodType;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+}
+
+/** The object fields a schema allows at `path`, to suggest the field a typo meant. */
+function fieldsAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+  let cur: z.ZodType | undefined = schema;
+  let i = 0;
+  while (cur) {
+    const def: SchemaDef = (cur as unknown as { _zod: { def: SchemaDef } })._zod.def;
+    if (def.innerType) cur = def.innerType;
+    else if (def.in) cur = def.in;
+    else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
+    else if (def.element) ((cur = def.element), i++);
+    else if (def.shape) cur = def.shape[String(path[i++])];
+    else return [];
+  }
+  return [];
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j]!;
+      row[j] = Math.min(
+        up + 1,
+        row[j - 1]! + 1,
+        diag + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1),
+      );
+      diag = up;
+    }
+  }
+  return row[b.length]!;
+}
+
 /** Turns zod issues into path-named messages a plant engineer can act on. */
-export function zodIssues(error: z.ZodError, input: unknown): ConfigIssue[] {
+export function zodIssues(error: z.ZodError, input: unknown, schema?: z.ZodType): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
+      const known = schema ? fieldsAt(schema, issue.path) : [];
       for (const key of issue.keys) {
+        const near = known
+          .map((k) => ({ k, d: editDistance(key, k) }))
+          .filter((c) => c.d <= Math.max(2, Math.floor(c.k.length / 3)))
+          .sort((x, y) => x.d - y.d)[0];
         out.push({
           path: formatPath([...issue.path, key]),
-          message:
-            'unknown field; check its spelling and indentation (`factorylm config schema` lists every field)',
+          message: near
+            ? `unknown field; did you mean "${near.k}"?`
+            : 'unknown field; check its spelling and indentation (`factorylm config schema` lists every field)',
         });
       }
-    } else if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) {
+    } else if (issue.code === 'invalid_type') {
+      const value = valueAt(input, issue.path);
       out.push({
         path: formatPath(issue.path),
-        message: `required field is missing (expected ${issue.expected})`,
+        message:
+          value === undefined
+            ? `required field is missing (expected ${issue.expected})`
+            : `expected ${issue.expected}, got ${JSON.stringify(value)}`,
       });
     } else {
       out.push({ path: formatPath(issue.path), message: issue.message });
@@ -124,7 +176,7 @@ export function parseConfigText<S extends z.ZodType>(
   const substituted = substituteEnv(raw, env, issues);
   if (issues.length > 0) throw new ConfigError(file, issues);
   const result = schema.safeParse(substituted);
-  if (!result.success) throw new ConfigError(file, zodIssues(result.error, substituted));
+  if (!result.success) throw new ConfigError(file, zodIssues(result.error, substituted, schema));
   return result.data;
 }
 

@@ -1,0 +1,167 @@
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, start, type Running } from './processes.js';
+import { waitFor } from './wait.js';
+
+/** A real service started by a test on free ports, in its own temporary folder. */
+export interface Service {
+  port: number;
+  url: string;
+  dir: string;
+  process: Running;
+  /** Stops the process (SIGTERM, or SIGKILL to simulate a crash) but keeps its data folder. */
+  kill: (signal?: NodeJS.Signals) => Promise<void>;
+  /** Stops the process and removes its folder. */
+  stop: () => Promise<void>;
+}
+
+function tempDir(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `factorylm-${name}-`));
+  // Mosquitto drops root privileges to its own user and must still read its config.
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+async function ready(name: string, running: Running, probe: () => Promise<boolean>): Promise<void> {
+  try {
+    await waitFor(`${name} to accept connections`, async () => {
+      if (running.child.exitCode !== null) throw new Error(`${name} exited with ${running.child.exitCode}`);
+      return probe();
+    }, 20_000, 100);
+  } catch (err) {
+    await running.stop('SIGKILL');
+    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${running.output().slice(-3000)}`);
+  }
+}
+
+function service(port: number, url: string, dir: string, running: Running): Service {
+  return {
+    port,
+    url,
+    dir,
+    process: running,
+    kill: (signal = 'SIGTERM') => running.stop(signal),
+    stop: async () => {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function tcpOpen(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export interface MosquittoOptions {
+  port?: number;
+  /** Reuse a folder (to restart a killed broker on the same port). */
+  dir?: string;
+}
+
+/** Mosquitto 2 on 127.0.0.1, anonymous, no persistence. */
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<Service> {
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? tempDir('mosquitto');
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n`);
+  chmodSync(conf, 0o644);
+  const bin = '/usr/sbin/mosquitto';
+  const running = start(bin, ['-c', conf]);
+  await ready('mosquitto', running, () => tcpOpen(port));
+  return service(port, `mqtt://127.0.0.1:${port}`, dir, running);
+}
+
+/** VictoriaMetrics single node; accepts InfluxDB line protocol on /api/v2/write and /write. */
+export async function startVictoriaMetrics(): Promise<Service> {
+  const port = await freePort();
+  const dir = tempDir('victoria');
+  const running = start('victoria-metrics', [
+    `-storageDataPath=${dir}`,
+    `-httpListenAddr=127.0.0.1:${port}`,
+    '-retentionPeriod=100y',
+    '-loggerLevel=ERROR',
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  await ready('victoria-metrics', running, async () => (await fetch(`${url}/health`).catch(() => undefined))?.ok === true);
+  return service(port, url, dir, running);
+}
+
+export interface VmSeries {
+  metric: Record<string, string>;
+  values: number[];
+  timestamps: number[];
+}
+
+/** Every series matching `match`, after forcing VictoriaMetrics to make fresh rows searchable. */
+export async function vmExport(url: string, match: string): Promise<VmSeries[]> {
+  await fetch(`${url}/internal/force_flush`);
+  const res = await fetch(`${url}/api/v1/export`, { method: 'POST', body: new URLSearchParams({ 'match[]': match }) });
+  if (!res.ok) throw new Error(`export failed: HTTP ${res.status} ${await res.text()}`);
+  return (await res.text())
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as VmSeries);
+}
+
+/** InfluxDB 1.x (`influxd`), HTTP on a free port, with database `sensors` created. */
+export async function startInfluxDb1(database = 'sensors'): Promise<Service> {
+  const port = await freePort();
+  const rpcPort = await freePort();
+  const dir = tempDir('influxdb');
+  const conf = join(dir, 'influxdb.conf');
+  writeFileSync(
+    conf,
+    [
+      'reporting-disabled = true',
+      `bind-address = "127.0.0.1:${rpcPort}"`,
+      '[meta]',
+      `  dir = "${dir}/meta"`,
+      '[data]',
+      `  dir = "${dir}/data"`,
+      `  wal-dir = "${dir}/wal"`,
+      '  query-log-enabled = false',
+      '[http]',
+      `  bind-address = "127.0.0.1:${port}"`,
+      '  log-enabled = false',
+      '[monitor]',
+      '  store-enabled = false',
+      '[continuous_queries]',
+      '  enabled = false',
+      '[subscriber]',
+      '  enabled = false',
+      '',
+    ].join('\n'),
+  );
+  const running = start('influxd', ['run', '-config', conf]);
+  const url = `http://127.0.0.1:${port}`;
+  await ready('influxd', running, async () => (await fetch(`${url}/ping`).catch(() => undefined))?.status === 204);
+  await influxQuery(url, `CREATE DATABASE "${database}"`);
+  return service(port, url, dir, running);
+}
+
+export interface InfluxSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+
+/** Runs InfluxQL and returns the series of the first statement; epoch=ms timestamps. */
+export async function influxQuery(url: string, q: string, db?: string): Promise<InfluxSeries[]> {
+  const params = new URLSearchParams({ q, epoch: 'ms' });
+  if (db) params.set('db', db);
+  const res = await fetch(`${url}/query`, { method: 'POST', body: params });
+  const body = (await res.json()) as { results?: { series?: InfluxSeries[]; error?: string }[]; error?: string };
+  const first = body.results?.[0];
+  if (!res.ok || body.error || first?.error) throw new Error(`InfluxQL "${q}" failed: ${body.error ?? first?.error ?? res.status}`);
+  return first?.series ?? [];
+}
