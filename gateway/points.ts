@@ -20,7 +20,11 @@ export interface TagPoint {
 
 const msTime = (v: string | number | Date | undefined) => (v === undefined ? undefined : String(v));
 
-/** InfluxDB line protocol for one point, millisecond precision. Bits are booleans, numbers floats. */
+/**
+ * InfluxDB line protocol for one point, millisecond precision. `value` is always a float, bits
+ * as 0/1: InfluxDB fixes a field's type per measurement and shard, so booleans beside floats in
+ * one `value` field make every write of the other type fail with "field type conflict".
+ */
 export function toLine(p: TagPoint): string {
   const point = new Point(TAG_MEASUREMENT)
     .tag('site', p.site)
@@ -31,7 +35,6 @@ export function toLine(p: TagPoint): string {
     .stringField('quality', p.quality)
     .timestamp(p.ts);
   if (p.node) point.tag('node', p.node);
-  if (typeof p.value === 'boolean') point.booleanField('value', p.value);
-  else if (typeof p.value === 'number') point.floatField('value', p.value);
+  if (p.value !== null) point.floatField('value', Number(p.value));
   return point.toLineProtocol({ convertTime: msTime })!;
 }

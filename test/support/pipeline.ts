@@ -1,0 +1,71 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadAgentConfig, type AgentConfig } from '../../agent/config.js';
+import { toEngineering } from '../../agent/tag-model.js';
+import { AREAS, parseAddress } from '../../protocols/modbus/address.js';
+import { REGISTER_BASE } from '../../simulators/micro820/model.js';
+import { Micro820Simulator } from '../../simulators/micro820/simulator.js';
+import { startCli, type Running } from './processes.js';
+
+export const EXAMPLE = 'deploy/examples/micro820.yaml';
+
+/** The shipped example config, pointed at a simulator port and a broker. */
+export function exampleEnv(plcPort: number, mqttUrl: string): NodeJS.ProcessEnv {
+  return { PLC_HOST: '127.0.0.1', PLC_PORT: String(plcPort), MQTT_URL: mqttUrl, MQTT_USERNAME: '', MQTT_PASSWORD: '', LOG_LEVEL: 'info' };
+}
+
+export async function startSimulator(port = 0): Promise<Micro820Simulator> {
+  const sim = new Micro820Simulator({ port, historyMs: 10 * 60_000, tickMs: 50 });
+  await sim.start();
+  return sim;
+}
+
+/** Writes a gateway config to a temporary file and starts `factorylm gateway` on it. */
+export async function startGateway(config: Record<string, unknown>): Promise<Running> {
+  const file = join(mkdtempSync(join(tmpdir(), 'factorylm-gw-')), 'gateway.yaml');
+  writeFileSync(file, stringify(config));
+  const gateway = startCli(['gateway', '--config', file]);
+  await gateway.waitForOutput(/"msg":"subscribed"/);
+  return gateway;
+}
+
+export async function startAgent(plcPort: number, mqttUrl: string): Promise<{ agent: Running; config: AgentConfig }> {
+  const env = exampleEnv(plcPort, mqttUrl);
+  const config = await loadAgentConfig(EXAMPLE, env);
+  const agent = startCli(['agent', '--config', EXAMPLE], env);
+  await agent.waitForOutput(/"msg":"agent started"/);
+  return { agent, config };
+}
+
+export interface StoredPoint {
+  ts: number;
+  value: number | boolean;
+}
+
+/**
+ * Points whose value the simulator never served within one poll interval of the point's
+ * timestamp. Empty means every stored value is one the PLC really had at that time (±1 poll).
+ */
+export function mismatches(sim: Micro820Simulator, config: AgentConfig, tagName: string, points: StoredPoint[]): string[] {
+  const device = config.devices[0]!;
+  const tag = device.tags.find((t) => t.name === tagName);
+  if (!tag) return [`no tag ${tagName} in the config`];
+  const address = parseAddress(tag.address);
+  const poll = device.pollIntervalMs;
+  const served = (raw: { coils: boolean[]; registers: number[] }) => {
+    const value = AREAS[address.area].bits ? raw.coils[address.offset]! : raw.registers[address.offset - REGISTER_BASE]!;
+    const eng = toEngineering(value, tag.scale, tag.offset);
+    return typeof eng === 'boolean' ? Number(eng) : eng;
+  };
+  const out: string[] = [];
+  for (const p of points) {
+    const candidates = sim.servedBetween(p.ts - poll, p.ts + poll).map(served);
+    const stored = typeof p.value === 'boolean' ? Number(p.value) : p.value;
+    if (!candidates.some((c) => Math.abs(c - stored) < 1e-9)) {
+      out.push(`${tagName}@${p.ts}: stored ${stored}, simulator served ${[...new Set(candidates)].join('|') || 'nothing'} within ±${poll} ms`);
+    }
+  }
+  return out;
+}
