@@ -75,7 +75,7 @@ export class Agent {
       this.client?.publish(nodeTopic(config.site, config.node, 'tags'), this.manifest(), { qos: 1, retain: true });
       for (const d of this.devices) d.lastStatus = undefined;
     });
-    this.publisher = new Publisher(this.client, config.publish, this.log.child({ component: 'publisher' }));
+    this.publisher = new Publisher(this.client, config.publish, this.deps.log.child({ component: 'publisher', node: config.node }));
     for (const device of config.devices) this.devices.push(this.buildDevice(device));
     this.log.info(
       {
@@ -157,7 +157,7 @@ export class Agent {
     const source = new ModbusTcpSource(
       { name: device.name, host: device.host, port: device.port, unitId: device.unitId, timeoutMs: device.timeoutMs, maxGap: device.maxGap },
       specs,
-      this.log.child({ component: 'modbus', device: device.name }),
+      this.deps.log.child({ component: 'modbus', node: this.config.node }),
     );
     return { config: device, source, requests: source.requestCount, tags, cycles: 0, missedCycles: 0 };
   }

@@ -158,6 +158,10 @@ export class ModbusTcpSource implements TagSource {
 
   private async connection(ignoreBackoff = false): Promise<ModbusClient | undefined> {
     if (this.client?.isOpen) return this.client;
+    if (this.client) {
+      this.status.lastError = 'disconnected: the device closed the connection';
+      this.drop();
+    }
     if (!ignoreBackoff && Date.now() < this.nextConnectAt) return undefined;
     const client = new ModbusRTU();
     try {
