@@ -28,7 +28,13 @@ export interface AgentStats {
   samplesRead: number;
   samplesPublished: number;
   publisher: PublisherStats;
-  devices: { name: string; connected: boolean; lastError?: string; cycles: number; missedCycles: number }[];
+  devices: {
+    name: string;
+    connected: boolean;
+    lastError?: string;
+    cycles: number;
+    missedCycles: number;
+  }[];
 }
 
 export interface AgentDeps {
@@ -72,10 +78,17 @@ export class Agent {
     });
     this.client.on('connect', () => {
       this.client?.publish(this.statusTopic, 'online', { qos: 1, retain: true });
-      this.client?.publish(nodeTopic(config.site, config.node, 'tags'), this.manifest(), { qos: 1, retain: true });
+      this.client?.publish(nodeTopic(config.site, config.node, 'tags'), this.manifest(), {
+        qos: 1,
+        retain: true,
+      });
       for (const d of this.devices) d.lastStatus = undefined;
     });
-    this.publisher = new Publisher(this.client, config.publish, this.deps.log.child({ component: 'publisher', node: config.node }));
+    this.publisher = new Publisher(
+      this.client,
+      config.publish,
+      this.deps.log.child({ component: 'publisher', node: config.node }),
+    );
     for (const device of config.devices) this.devices.push(this.buildDevice(device));
     this.log.info(
       {
@@ -91,7 +104,9 @@ export class Agent {
       'agent started',
     );
     this.loops = this.devices.map((d) =>
-      this.pollLoop(d).catch((err) => this.log.error({ device: d.config.name, err: errorMessage(err) }, 'poll loop stopped')),
+      this.pollLoop(d).catch((err) =>
+        this.log.error({ device: d.config.name, err: errorMessage(err) }, 'poll loop stopped'),
+      ),
     );
   }
 
@@ -102,7 +117,9 @@ export class Agent {
     const client = this.client;
     if (!client) return;
     if (client.connected) {
-      await client.publishAsync(this.statusTopic, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+      await client
+        .publishAsync(this.statusTopic, 'offline', { qos: 1, retain: true })
+        .catch(() => undefined);
     }
     await client.endAsync();
     this.log.info(this.stats, 'agent stopped');
@@ -112,7 +129,13 @@ export class Agent {
     return {
       samplesRead: this.samplesRead,
       samplesPublished: this.samplesPublished,
-      publisher: this.publisher?.stats ?? { published: 0, queued: 0, dropped: 0, inflight: 0, failed: 0 },
+      publisher: this.publisher?.stats ?? {
+        published: 0,
+        queued: 0,
+        dropped: 0,
+        inflight: 0,
+        failed: 0,
+      },
       devices: this.devices.map((d) => ({
         name: d.config.name,
         connected: d.source.status.connected,
@@ -128,7 +151,12 @@ export class Agent {
       node: this.config.node,
       ts: Date.now(),
       tags: this.devices.flatMap((d) =>
-        [...d.tags.values()].map((t) => ({ topic: t.topic, device: t.device, writable: t.writable, ...(t.unit ? { unit: t.unit } : {}) })),
+        [...d.tags.values()].map((t) => ({
+          topic: t.topic,
+          device: t.device,
+          writable: t.writable,
+          ...(t.unit ? { unit: t.unit } : {}),
+        })),
       ),
     };
     return JSON.stringify(body);
@@ -145,7 +173,13 @@ export class Agent {
         device: device.name,
         asset,
         name: t.name,
-        topic: tagTopic({ site: this.config.site, area: this.config.area, line: this.config.line, asset, tag: t.name }),
+        topic: tagTopic({
+          site: this.config.site,
+          area: this.config.area,
+          line: this.config.line,
+          asset,
+          tag: t.name,
+        }),
         scale: t.scale,
         offset: t.offset,
         deadband: t.deadband,
@@ -155,11 +189,25 @@ export class Agent {
       return { id, address, type: t.type ?? defaultDataType(address.area), wordOrder: t.wordOrder };
     });
     const source = new ModbusTcpSource(
-      { name: device.name, host: device.host, port: device.port, unitId: device.unitId, timeoutMs: device.timeoutMs, maxGap: device.maxGap },
+      {
+        name: device.name,
+        host: device.host,
+        port: device.port,
+        unitId: device.unitId,
+        timeoutMs: device.timeoutMs,
+        maxGap: device.maxGap,
+      },
       specs,
       this.deps.log.child({ component: 'modbus', node: this.config.node }),
     );
-    return { config: device, source, requests: source.requestCount, tags, cycles: 0, missedCycles: 0 };
+    return {
+      config: device,
+      source,
+      requests: source.requestCount,
+      tags,
+      cycles: 0,
+      missedCycles: 0,
+    };
   }
 
   private async pollLoop(device: DeviceRuntime): Promise<void> {
@@ -206,9 +254,21 @@ export class Agent {
     const key = `${status}|${connected ? '' : (lastError ?? '')}`;
     if (key === device.lastStatus || !this.client?.connected) return;
     device.lastStatus = key;
-    const body = JSON.stringify({ status, ts: Date.now(), ...(connected ? {} : { reason: lastError }) });
-    this.client.publish(nodeTopic(this.config.site, this.config.node, 'devices', device.config.name), body, { qos: 1, retain: true });
+    const body = JSON.stringify({
+      status,
+      ts: Date.now(),
+      ...(connected ? {} : { reason: lastError }),
+    });
+    this.client.publish(
+      nodeTopic(this.config.site, this.config.node, 'devices', device.config.name),
+      body,
+      { qos: 1, retain: true },
+    );
     if (connected) this.log.info({ device: device.config.name }, 'device online');
-    else this.log.warn({ device: device.config.name, reason: lastError }, 'device offline; its tags are published with quality bad');
+    else
+      this.log.warn(
+        { device: device.config.name, reason: lastError },
+        'device offline; its tags are published with quality bad',
+      );
   }
 }

@@ -15,7 +15,9 @@ const topicLevel = (what: string) =>
 export const tagSchema = z
   .strictObject({
     name: topicLevel('tag name').describe('Tag name; the last MQTT topic level'),
-    asset: topicLevel('asset').optional().describe("Asset the tag belongs to; default: the device's asset"),
+    asset: topicLevel('asset')
+      .optional()
+      .describe("Asset the tag belongs to; default: the device's asset"),
     address: z
       .string()
       .superRefine((s, ctx) => {
@@ -31,12 +33,28 @@ export const tagSchema = z
       .enum(DATA_TYPES, { error: () => `must be one of ${DATA_TYPES.join(', ')}` })
       .optional()
       .describe('Data type; default bool for coil/di, uint16 for hr/ir'),
-    wordOrder: z.enum(['big', 'little']).default('big').describe('32-bit word order: big = high word first (ABCD)'),
-    scale: z.number().refine(Number.isFinite, 'must be a finite number').default(1).describe('engineering = raw × scale + offset'),
+    wordOrder: z
+      .enum(['big', 'little'])
+      .default('big')
+      .describe('32-bit word order: big = high word first (ABCD)'),
+    scale: z
+      .number()
+      .refine(Number.isFinite, 'must be a finite number')
+      .default(1)
+      .describe('engineering = raw × scale + offset'),
     offset: z.number().default(0).describe('engineering = raw × scale + offset'),
     unit: z.string().optional().describe('Engineering unit, e.g. rpm, A, °C'),
-    deadband: z.number().min(0).default(0).describe('Publish only when the value moves more than this (engineering units); 0 = any change'),
-    writable: z.boolean().default(false).describe('Allow writes to this tag (off by default: nothing writes to a PLC unless marked)'),
+    deadband: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe(
+        'Publish only when the value moves more than this (engineering units); 0 = any change',
+      ),
+    writable: z
+      .boolean()
+      .default(false)
+      .describe('Allow writes to this tag (off by default: nothing writes to a PLC unless marked)'),
     description: z.string().optional(),
   })
   .superRefine((tag, ctx) => {
@@ -47,7 +65,11 @@ export const tagSchema = z
       return; // reported on `address` already
     }
     if (tag.type && AREAS[area].bits && tag.type !== 'bool') {
-      ctx.addIssue({ code: 'custom', path: ['type'], message: `a ${AREAS[area].label} holds one bit; type must be bool, not ${tag.type}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['type'],
+        message: `a ${AREAS[area].label} holds one bit; type must be bool, not ${tag.type}`,
+      });
     }
     if (tag.writable && !AREAS[area].writable) {
       ctx.addIssue({
@@ -64,15 +86,31 @@ export const deviceSchema = z
   .strictObject({
     name: topicLevel('device name').describe('Device name, unique on this node'),
     protocol: z
-      .enum(PROTOCOLS, { error: (iss) => `unknown protocol ${JSON.stringify(iss.input)}; supported: ${PROTOCOLS.join(', ')}` })
+      .enum(PROTOCOLS, {
+        error: (iss) =>
+          `unknown protocol ${JSON.stringify(iss.input)}; supported: ${PROTOCOLS.join(', ')}`,
+      })
       .describe('Protocol driver'),
     host: z.string().min(1).describe('PLC host name or IP address'),
     port: z.int().min(1).max(65535).default(502).describe('TCP port'),
     unitId: z.int().min(0).max(255).default(1).describe('Modbus unit id (slave id)'),
-    asset: topicLevel('asset').describe('Default asset for this device\'s tags'),
-    pollIntervalMs: z.int().min(10, 'must be at least 10 ms').default(1000).describe('Poll interval, ms'),
-    timeoutMs: z.int().min(10, 'must be at least 10 ms').default(1000).describe('Response timeout per request, ms'),
-    maxGap: z.int().min(0).max(124).default(8).describe('Unused registers a read may span to merge two requests'),
+    asset: topicLevel('asset').describe("Default asset for this device's tags"),
+    pollIntervalMs: z
+      .int()
+      .min(10, 'must be at least 10 ms')
+      .default(1000)
+      .describe('Poll interval, ms'),
+    timeoutMs: z
+      .int()
+      .min(10, 'must be at least 10 ms')
+      .default(1000)
+      .describe('Response timeout per request, ms'),
+    maxGap: z
+      .int()
+      .min(0)
+      .max(124)
+      .default(8)
+      .describe('Unused registers a read may span to merge two requests'),
     tags: z.array(tagSchema).min(1, 'a device needs at least one tag'),
   })
   .describe('A PLC this node polls');
@@ -82,18 +120,44 @@ export const agentConfigSchema = z
     site: topicLevel('site').describe('Site (plant) name; second MQTT topic level'),
     area: topicLevel('area').describe('Area within the site'),
     line: topicLevel('line').describe('Production line'),
-    node: topicLevel('node').default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-')).describe('This edge node\'s name; default: host name'),
+    node: topicLevel('node')
+      .default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-'))
+      .describe("This edge node's name; default: host name"),
     mqtt: brokerSchema,
     publish: z
       .strictObject({
-        qos: z.union([z.literal(0), z.literal(1)]).default(1).describe('MQTT QoS for tag messages'),
-        heartbeatMs: z.int().min(1000).default(60_000).describe('Re-publish an unchanged tag after this long, ms'),
-        maxQueue: z.int().min(100).default(100_000).describe('Samples held in memory while the broker is unreachable; oldest dropped beyond'),
-        maxInflight: z.int().min(1).max(65535).default(1000).describe('QoS 1 messages awaiting PUBACK at once'),
+        qos: z
+          .union([z.literal(0), z.literal(1)])
+          .default(1)
+          .describe('MQTT QoS for tag messages'),
+        heartbeatMs: z
+          .int()
+          .min(1000)
+          .default(60_000)
+          .describe('Re-publish an unchanged tag after this long, ms'),
+        maxQueue: z
+          .int()
+          .min(100)
+          .default(100_000)
+          .describe(
+            'Samples held in memory while the broker is unreachable; oldest dropped beyond',
+          ),
+        maxInflight: z
+          .int()
+          .min(1)
+          .max(65535)
+          .default(1000)
+          .describe('QoS 1 messages awaiting PUBACK at once'),
       })
       .prefault({})
       .describe('Publishing policy'),
-    log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+          .default('info'),
+      })
+      .prefault({}),
     devices: z.array(deviceSchema).min(1, 'configure at least one device'),
   })
   .superRefine((config, ctx) => {
@@ -101,7 +165,12 @@ export const agentConfigSchema = z
     const tags = new Map<string, string>();
     config.devices.forEach((d, i) => {
       const first = seen.get(d.name);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `duplicate device name "${d.name}" (first at devices[${first}])` });
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'name'],
+          message: `duplicate device name "${d.name}" (first at devices[${first}])`,
+        });
       else seen.set(d.name, i);
       d.tags.forEach((tag, j) => {
         // Two tags on one topic would overwrite each other's values downstream.
@@ -109,7 +178,11 @@ export const agentConfigSchema = z
         const where = `devices[${i}].tags[${j}]`;
         const firstTag = tags.get(key);
         if (firstTag !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['devices', i, 'tags', j, 'name'], message: `duplicate tag "${key}" (first at ${firstTag}); asset/name must be unique on a node` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'tags', j, 'name'],
+            message: `duplicate tag "${key}" (first at ${firstTag}); asset/name must be unique on a node`,
+          });
         } else tags.set(key, where);
       });
     });
@@ -120,6 +193,9 @@ export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type DeviceConfig = AgentConfig['devices'][number];
 export type TagConfig = DeviceConfig['tags'][number];
 
-export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentConfig> {
+export function loadAgentConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AgentConfig> {
   return loadConfigFile(file, agentConfigSchema, env);
 }

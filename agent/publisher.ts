@@ -44,18 +44,31 @@ export class Publisher {
   }
 
   publish(topic: string, payload: string): void {
-    if (this.client.connected && this.inflight < this.options.maxInflight && this.queue.length === 0) {
+    if (
+      this.client.connected &&
+      this.inflight < this.options.maxInflight &&
+      this.queue.length === 0
+    ) {
       this.send({ topic, payload });
       return;
     }
     const evicted = this.queue.push({ topic, payload });
     if (evicted && (this.queue.dropped === 1 || this.queue.dropped % 10_000 === 0)) {
-      this.log.warn({ dropped: this.queue.dropped, capacity: this.options.maxQueue }, 'publish queue full; dropping oldest samples');
+      this.log.warn(
+        { dropped: this.queue.dropped, capacity: this.options.maxQueue },
+        'publish queue full; dropping oldest samples',
+      );
     }
   }
 
   get stats(): PublisherStats {
-    return { published: this.published, queued: this.queue.length, dropped: this.queue.dropped, inflight: this.inflight, failed: this.failed };
+    return {
+      published: this.published,
+      queued: this.queue.length,
+      dropped: this.queue.dropped,
+      inflight: this.inflight,
+      failed: this.failed,
+    };
   }
 
   private send(item: Pending): void {

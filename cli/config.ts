@@ -14,7 +14,13 @@ type Kind = keyof typeof SCHEMAS;
 function detectKind(text: string): Kind {
   try {
     const doc: unknown = parse(text);
-    if (doc && typeof doc === 'object' && !('devices' in doc) && ('influx' in doc || 'subscribe' in doc)) return 'gateway';
+    if (
+      doc &&
+      typeof doc === 'object' &&
+      !('devices' in doc) &&
+      ('influx' in doc || 'subscribe' in doc)
+    )
+      return 'gateway';
   } catch {
     // parseConfigText reports the syntax error with its line.
   }
@@ -22,15 +28,20 @@ function detectKind(text: string): Kind {
 }
 
 function kindOption(value: string): Kind {
-  if (value !== 'agent' && value !== 'gateway') throw new Error(`--kind must be agent or gateway, got "${value}"`);
+  if (value !== 'agent' && value !== 'gateway')
+    throw new Error(`--kind must be agent or gateway, got "${value}"`);
   return value;
 }
 
 export function registerConfig(program: Command): void {
-  const config = program.command('config').description('Check config files and print their JSON Schema');
+  const config = program
+    .command('config')
+    .description('Check config files and print their JSON Schema');
   config
     .command('validate')
-    .description('Validate an agent or gateway config; every problem is reported with its YAML path')
+    .description(
+      'Validate an agent or gateway config; every problem is reported with its YAML path',
+    )
     .argument('<file>', 'YAML config file')
     .option('--kind <kind>', 'agent or gateway (default: detected from the content)', kindOption)
     .addHelpText('after', '\nExample:\n  factorylm config validate deploy/examples/micro820.yaml')
@@ -42,7 +53,9 @@ export function registerConfig(program: Command): void {
         if (kind === 'agent') {
           const c = parsed as z.output<typeof agentConfigSchema>;
           const tags = c.devices.reduce((n, d) => n + d.tags.length, 0);
-          console.log(`${file}: valid agent config (node ${c.node}, ${c.devices.length} device(s), ${tags} tag(s))`);
+          console.log(
+            `${file}: valid agent config (node ${c.node}, ${c.devices.length} device(s), ${tags} tag(s))`,
+          );
         } else {
           console.log(`${file}: valid gateway config`);
         }
@@ -54,8 +67,17 @@ export function registerConfig(program: Command): void {
     .command('schema')
     .description('Print the JSON Schema of a config, for editor completion and validation')
     .option('--kind <kind>', 'agent or gateway', kindOption, 'agent')
-    .addHelpText('after', '\nExample (VS Code YAML extension):\n  factorylm config schema > agent.schema.json\n  # then start the YAML with: # yaml-language-server: $schema=./agent.schema.json')
+    .addHelpText(
+      'after',
+      '\nExample (VS Code YAML extension):\n  factorylm config schema > agent.schema.json\n  # then start the YAML with: # yaml-language-server: $schema=./agent.schema.json',
+    )
     .action((opts: { kind: Kind }) => {
-      console.log(JSON.stringify(z.toJSONSchema(SCHEMAS[opts.kind], { io: 'input', unrepresentable: 'any' }), null, 2));
+      console.log(
+        JSON.stringify(
+          z.toJSONSchema(SCHEMAS[opts.kind], { io: 'input', unrepresentable: 'any' }),
+          null,
+          2,
+        ),
+      );
     });
 }

@@ -18,10 +18,28 @@ interface DemoOptions {
   logLevel: string;
 }
 
-const ANALOG = ['motor_speed', 'motor_current', 'temperature', 'pressure', 'conveyor_speed', 'error_code'];
-const BITS = ['motor_running', 'conveyor_running', 'sensor_1_active', 'sensor_2_active', 'fault_alarm', 'e_stop_active'];
+const ANALOG = [
+  'motor_speed',
+  'motor_current',
+  'temperature',
+  'pressure',
+  'conveyor_speed',
+  'error_code',
+];
+const BITS = [
+  'motor_running',
+  'conveyor_running',
+  'sensor_1_active',
+  'sensor_2_active',
+  'fault_alarm',
+  'e_stop_active',
+];
 
-function summary(latest: Map<string, TagPoint>, units: Map<string, string>, counts: { messages: number; rate: number; points: number; invalid: number; influx: string }): string {
+function summary(
+  latest: Map<string, TagPoint>,
+  units: Map<string, string>,
+  counts: { messages: number; rate: number; points: number; invalid: number; influx: string },
+): string {
   const show = (tag: string) => {
     const p = latest.get(tag);
     if (!p) return `${tag} …`;
@@ -39,22 +57,63 @@ function summary(latest: Map<string, TagPoint>, units: Map<string, string>, coun
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('Run simulated PLC → agent → embedded MQTT broker → gateway on this machine, no outside services')
-    .option('--broker-port <n>', 'embedded MQTT broker port (0 = any free port)', parseIntOption('--broker-port'), 1883)
-    .option('--sim-port <n>', 'Modbus simulator port (0 = any free port)', parseIntOption('--sim-port'), 0)
-    .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)', parseIntOption('--duration'))
+    .description(
+      'Run simulated PLC → agent → embedded MQTT broker → gateway on this machine, no outside services',
+    )
+    .option(
+      '--broker-port <n>',
+      'embedded MQTT broker port (0 = any free port)',
+      parseIntOption('--broker-port'),
+      1883,
+    )
+    .option(
+      '--sim-port <n>',
+      'Modbus simulator port (0 = any free port)',
+      parseIntOption('--sim-port'),
+      0,
+    )
+    .option(
+      '--duration <s>',
+      'stop after this many seconds (default: run until Ctrl-C)',
+      parseIntOption('--duration'),
+    )
     .option('--log-level <level>', 'log level of the components (logs go to stderr)', 'warn')
-    .addHelpText('after', '\nSet INFLUXDB_URL (and INFLUXDB_TOKEN, INFLUXDB_ORG, INFLUXDB_BUCKET) to also write to InfluxDB.\n\nExample:\n  npm start\n  factorylm demo --broker-port 0 --duration 60')
+    .addHelpText(
+      'after',
+      '\nSet INFLUXDB_URL (and INFLUXDB_TOKEN, INFLUXDB_ORG, INFLUXDB_BUCKET) to also write to InfluxDB.\n\nExample:\n  npm start\n  factorylm demo --broker-port 0 --duration 60',
+    )
     .action(async (opts: DemoOptions) => {
       const log = createRootLogger({ level: opts.logLevel });
-      const broker = new EmbeddedBroker({ host: '127.0.0.1', port: opts.brokerPort }, log.child({ component: 'broker' }));
-      const brokerUrl = await broker.start().catch((err) =>
-        exitWithError(new Error(`cannot start the embedded broker on port ${opts.brokerPort} (${err.message}); pass --broker-port 0 for any free port`)),
+      const broker = new EmbeddedBroker(
+        { host: '127.0.0.1', port: opts.brokerPort },
+        log.child({ component: 'broker' }),
       );
-      const sim = new Micro820Simulator({ port: opts.simPort }, log.child({ component: 'sim-modbus' }));
+      const brokerUrl = await broker
+        .start()
+        .catch((err) =>
+          exitWithError(
+            new Error(
+              `cannot start the embedded broker on port ${opts.brokerPort} (${err.message}); pass --broker-port 0 for any free port`,
+            ),
+          ),
+        );
+      const sim = new Micro820Simulator(
+        { port: opts.simPort },
+        log.child({ component: 'sim-modbus' }),
+      );
       const simPort = await sim.start();
-      const env = { ...process.env, MQTT_URL: brokerUrl, PLC_HOST: '127.0.0.1', PLC_PORT: String(simPort), MQTT_USERNAME: '', MQTT_PASSWORD: '' };
-      const agentConfig = await loadAgentConfig(join(packageRoot(), 'deploy/examples/micro820.yaml'), env).catch(exitWithError);
+      const env = {
+        ...process.env,
+        MQTT_URL: brokerUrl,
+        PLC_HOST: '127.0.0.1',
+        PLC_PORT: String(simPort),
+        MQTT_USERNAME: '',
+        MQTT_PASSWORD: '',
+      };
+      const agentConfig = await loadAgentConfig(
+        join(packageRoot(), 'deploy/examples/micro820.yaml'),
+        env,
+      ).catch(exitWithError);
       agentConfig.mqtt.protocolVersion = 4;
       const influxUrl = process.env.INFLUXDB_URL;
       const gatewayConfig = gatewayConfigSchema.parse({
@@ -79,10 +138,16 @@ export function registerDemo(program: Command): void {
       broker.onPublish(() => (messages += 1));
       await gateway.start();
       await agent.start();
-      const units = new Map(agentConfig.devices.flatMap((d) => d.tags.map((t) => [t.name, t.unit ?? ''] as const)));
+      const units = new Map(
+        agentConfig.devices.flatMap((d) => d.tags.map((t) => [t.name, t.unit ?? ''] as const)),
+      );
       const tty = process.stdout.isTTY === true;
-      console.log(`FactoryLM demo: PLC modbus://127.0.0.1:${simPort}/1 → agent → broker ${brokerUrl} → gateway${influxUrl ? ` → ${influxUrl}` : ''}`);
-      console.log(`Watch the raw messages with: mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'factorylm/#' -v   (Ctrl-C stops the demo)\n`);
+      console.log(
+        `FactoryLM demo: PLC modbus://127.0.0.1:${simPort}/1 → agent → broker ${brokerUrl} → gateway${influxUrl ? ` → ${influxUrl}` : ''}`,
+      );
+      console.log(
+        `Watch the raw messages with: mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'factorylm/#' -v   (Ctrl-C stops the demo)\n`,
+      );
       let lastMessages = 0;
       let printed = 0;
       const ticker = setInterval(() => {
@@ -92,7 +157,9 @@ export function registerDemo(program: Command): void {
           rate: messages - lastMessages,
           points: s.points,
           invalid: Object.values(s.invalid).reduce((a, b) => a + b, 0),
-          influx: s.sink ? `${s.sink.written} written, ${s.sink.pending} pending` : 'off (set INFLUXDB_URL)',
+          influx: s.sink
+            ? `${s.sink.written} written, ${s.sink.pending} pending`
+            : 'off (set INFLUXDB_URL)',
         });
         lastMessages = messages;
         printed += 1;

@@ -7,7 +7,9 @@ import type { Logger } from '../core/logger.js';
  * promise is logged, never fatal: one bad message must not take a plant's data path down.
  */
 export async function runUntilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
-  process.on('unhandledRejection', (reason) => log.error({ err: errorMessage(reason) }, 'unhandled rejection (bug): please report it'));
+  process.on('unhandledRejection', (reason) =>
+    log.error({ err: errorMessage(reason) }, 'unhandled rejection (bug): please report it'),
+  );
   await new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -33,7 +35,8 @@ export function exitWithError(err: unknown): never {
 export function parseIntOption(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${value}"`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${value}"`);
     return n;
   };
 }

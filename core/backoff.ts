@@ -21,7 +21,10 @@ export class Backoff {
   private readonly options: BackoffOptions;
   private attempt = 0;
 
-  constructor(options: Partial<BackoffOptions> = {}, private readonly random = Math.random) {
+  constructor(
+    options: Partial<BackoffOptions> = {},
+    private readonly random = Math.random,
+  ) {
     this.options = { ...DEFAULT_BACKOFF, ...options };
   }
 

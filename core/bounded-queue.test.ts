@@ -33,7 +33,9 @@ describe('BoundedQueue', () => {
 describe('Backoff', () => {
   it('grows exponentially up to the cap and resets on success', () => {
     const b = new Backoff({ initialMs: 100, maxMs: 1000, factor: 2, jitter: 0 });
-    expect([b.nextDelay(), b.nextDelay(), b.nextDelay(), b.nextDelay(), b.nextDelay()]).toEqual([100, 200, 400, 800, 1000]);
+    expect([b.nextDelay(), b.nextDelay(), b.nextDelay(), b.nextDelay(), b.nextDelay()]).toEqual([
+      100, 200, 400, 800, 1000,
+    ]);
     b.success();
     expect(b.nextDelay()).toBe(100);
   });

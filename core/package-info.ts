@@ -7,9 +7,16 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'package.json');
-    if (existsSync(candidate) && JSON.parse(readFileSync(candidate, 'utf8')).name === 'factorylm-edge') return dir;
+    if (
+      existsSync(candidate) &&
+      JSON.parse(readFileSync(candidate, 'utf8')).name === 'factorylm-edge'
+    )
+      return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the factorylm-edge package.json above ' + fileURLToPath(import.meta.url));
+    if (parent === dir)
+      throw new Error(
+        'cannot find the factorylm-edge package.json above ' + fileURLToPath(import.meta.url),
+      );
     dir = parent;
   }
 }

@@ -29,7 +29,9 @@ export class EmbeddedBroker {
   async start(): Promise<string> {
     const broker = await Aedes.createBroker();
     this.broker = broker;
-    broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'client error'));
+    broker.on('clientError', (client, err) =>
+      this.log.debug({ client: client.id, err: err.message }, 'client error'),
+    );
     const server = createServer(broker.handle);
     this.server = server;
     await new Promise<void>((resolve, reject) => {

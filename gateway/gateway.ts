@@ -2,7 +2,11 @@ import type { MqttClient } from 'mqtt';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
-import { decodeAssetPayload, decodeTagManifest, decodeTagPayload } from '../protocols/mqtt/payload.js';
+import {
+  decodeAssetPayload,
+  decodeTagManifest,
+  decodeTagPayload,
+} from '../protocols/mqtt/payload.js';
 import { parseTopic, ROOT, type AssetPath } from '../protocols/mqtt/topics.js';
 import type { GatewayConfig } from './config.js';
 import { createInfluxSink, type LineSink, type SinkStats } from './influx-sink.js';
@@ -44,13 +48,25 @@ export class Gateway {
   }
 
   get stats(): GatewayStats {
-    return { ...this.stats_, invalid: { ...this.stats_.invalid }, nodes: { ...this.stats_.nodes }, ...(this.sink ? { sink: { ...this.sink.stats } } : {}) };
+    return {
+      ...this.stats_,
+      invalid: { ...this.stats_.invalid },
+      nodes: { ...this.stats_.nodes },
+      ...(this.sink ? { sink: { ...this.sink.stats } } : {}),
+    };
   }
 
   async start(): Promise<void> {
     const { config } = this;
-    if (config.influx) this.sink = createInfluxSink(config.influx, this.deps.log.child({ component: 'influx', api: config.influx.api }));
-    else this.log.warn('no influx section in the config: samples are validated and counted but not stored');
+    if (config.influx)
+      this.sink = createInfluxSink(
+        config.influx,
+        this.deps.log.child({ component: 'influx', api: config.influx.api }),
+      );
+    else
+      this.log.warn(
+        'no influx section in the config: samples are validated and counted but not stored',
+      );
     const client = connectBroker(config.mqtt, {
       clientId: `factorylm-gateway-${config.name}-${process.pid}`,
       log: this.deps.log.child({ component: 'mqtt', gateway: config.name }),
@@ -59,7 +75,9 @@ export class Gateway {
     this.client = client;
     const { site, shareGroup, qos } = config.subscribe;
     const telemetry = `${ROOT}/${site}/#`;
-    const filters: Record<string, { qos: 0 | 1 }> = { [shareGroup ? `$share/${shareGroup}/${telemetry}` : telemetry]: { qos } };
+    const filters: Record<string, { qos: 0 | 1 }> = {
+      [shareGroup ? `$share/${shareGroup}/${telemetry}` : telemetry]: { qos },
+    };
     // Node status and manifests are retained, and brokers never deliver retained messages to
     // shared subscriptions, so every instance also reads them directly.
     if (shareGroup) {
@@ -68,7 +86,11 @@ export class Gateway {
     }
     client.on('connect', () => {
       client.subscribe(filters, (err) => {
-        if (err) this.log.error({ err: errorMessage(err), filters: Object.keys(filters) }, 'subscribe failed; check the broker ACL for this user');
+        if (err)
+          this.log.error(
+            { err: errorMessage(err), filters: Object.keys(filters) },
+            'subscribe failed; check the broker ACL for this user',
+          );
         else this.log.info({ filters: Object.keys(filters) }, 'subscribed');
       });
     });
@@ -119,8 +141,16 @@ export class Gateway {
     const points: TagPoint[] = [];
     for (const [tag, value] of Object.entries(v)) {
       const quality = q?.[tag] ?? 'good';
-      if (value === null && quality === 'good') return this.reject('bad-value', topic, `"v.${tag}" is null but quality is good`);
-      points.push({ ...path, tag, node: this.topicNode.get(`${topic}/${tag}`), value, quality, ts });
+      if (value === null && quality === 'good')
+        return this.reject('bad-value', topic, `"v.${tag}" is null but quality is good`);
+      points.push({
+        ...path,
+        tag,
+        node: this.topicNode.get(`${topic}/${tag}`),
+        value,
+        quality,
+        ts,
+      });
     }
     this.accept(points);
   }
@@ -129,7 +159,12 @@ export class Gateway {
     const kind = rest[0];
     if (kind === 'status' && rest.length === 1) {
       const status = payload.toString();
-      if (status !== 'online' && status !== 'offline') return this.reject('bad-status', `_nodes/${node}/status`, `expected online|offline, got ${status.slice(0, 40)}`);
+      if (status !== 'online' && status !== 'offline')
+        return this.reject(
+          'bad-status',
+          `_nodes/${node}/status`,
+          `expected online|offline, got ${status.slice(0, 40)}`,
+        );
       if (this.stats_.nodes[node] !== status) this.log.info({ node, status }, 'node status');
       this.stats_.nodes[node] = status;
     } else if (kind === 'tags' && rest.length === 1) {
@@ -150,6 +185,7 @@ export class Gateway {
     const n = (this.stats_.invalid[reason] ?? 0) + 1;
     this.stats_.invalid[reason] = n;
     // Log the first of each reason and then a sample, so a flood of garbage cannot flood the log.
-    if (n === 1 || n % 1000 === 0) this.log.warn({ reason, topic, detail, count: n }, 'invalid message dropped');
+    if (n === 1 || n % 1000 === 0)
+      this.log.warn({ reason, topic, detail, count: n }, 'invalid message dropped');
   }
 }

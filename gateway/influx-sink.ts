@@ -35,7 +35,11 @@ export class InfluxV2Sink implements LineSink {
 
   constructor(config: InfluxConfig, log: Logger) {
     const stats = this.stats;
-    this.api = new InfluxDB({ url: config.url, token: config.token ?? '', timeout: 10_000 }).getWriteApi(config.org, config.bucket, 'ms', {
+    this.api = new InfluxDB({
+      url: config.url,
+      token: config.token ?? '',
+      timeout: 10_000,
+    }).getWriteApi(config.org, config.bucket, 'ms', {
       batchSize: config.batchSize,
       flushInterval: config.flushIntervalMs,
       maxRetries: config.maxRetries,
@@ -47,7 +51,10 @@ export class InfluxV2Sink implements LineSink {
       writeFailed(error, lines, attempt) {
         stats.writeErrors += 1;
         stats.lastError = errorMessage(error);
-        log.warn({ err: stats.lastError, lines: lines.length, attempt }, 'InfluxDB write failed; check the URL, token, org and bucket');
+        log.warn(
+          { err: stats.lastError, lines: lines.length, attempt },
+          'InfluxDB write failed; check the URL, token, org and bucket',
+        );
         if (attempt > config.maxRetries) {
           stats.dropped += lines.length;
           stats.pending -= lines.length;
@@ -86,7 +93,9 @@ export class InfluxV1Sink implements LineSink {
   private readonly buffer: BoundedQueue<string>;
   private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
   private readonly endpoint: string;
-  private readonly headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+  private readonly headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+  };
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private closed = false;
@@ -135,14 +144,16 @@ export class InfluxV1Sink implements LineSink {
     if (this.running || this.buffer.length === 0) return;
     this.running = this.drain().finally(() => {
       this.running = undefined;
-      if (this.buffer.length > 0 && !this.closed) this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
+      if (this.buffer.length > 0 && !this.closed)
+        this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
     });
   }
 
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
       const batch: string[] = [];
-      while (batch.length < this.config.batchSize && this.buffer.length > 0) batch.push(this.buffer.shift()!);
+      while (batch.length < this.config.batchSize && this.buffer.length > 0)
+        batch.push(this.buffer.shift()!);
       let attempt = 0;
       for (;;) {
         try {
@@ -155,8 +166,12 @@ export class InfluxV1Sink implements LineSink {
           attempt += 1;
           this.stats.writeErrors += 1;
           this.stats.lastError = errorMessage(err);
-          const fatal = err instanceof RejectedWrite || attempt > this.config.maxRetries || this.closed;
-          this.log.warn({ err: this.stats.lastError, lines: batch.length, attempt, dropping: fatal }, 'InfluxDB v1 write failed');
+          const fatal =
+            err instanceof RejectedWrite || attempt > this.config.maxRetries || this.closed;
+          this.log.warn(
+            { err: this.stats.lastError, lines: batch.length, attempt, dropping: fatal },
+            'InfluxDB v1 write failed',
+          );
           if (fatal) {
             this.rejected += batch.length;
             break;
@@ -170,11 +185,17 @@ export class InfluxV1Sink implements LineSink {
   }
 
   private async post(body: string): Promise<void> {
-    const res = await fetch(this.endpoint, { method: 'POST', headers: this.headers, body, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(this.endpoint, {
+      method: 'POST',
+      headers: this.headers,
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
     if (res.status === 204 || res.status === 200) return;
     const text = (await res.text()).slice(0, 500);
     const message = `HTTP ${res.status} from ${this.endpoint.split('?')[0]}: ${text}`;
-    if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new RejectedWrite(message);
+    if (res.status >= 400 && res.status < 500 && res.status !== 429)
+      throw new RejectedWrite(message);
     throw new Error(message);
   }
 }

@@ -43,9 +43,15 @@ export function handleRequest(device: ModbusDevice, request: Request): Buffer {
   switch (request.kind) {
     case 'read':
       if (request.area === 'coil' || request.area === 'di') {
-        return encodeBitsResponse(request.fc, device.readBits(request.area, request.start, request.count));
+        return encodeBitsResponse(
+          request.fc,
+          device.readBits(request.area, request.start, request.count),
+        );
       }
-      return encodeRegistersResponse(request.fc, device.readRegisters(request.area, request.start, request.count));
+      return encodeRegistersResponse(
+        request.fc,
+        device.readRegisters(request.area, request.start, request.count),
+      );
     case 'write-bits':
       device.writeBits(request.start, request.values);
       return encodeWriteResponse(request);
@@ -101,12 +107,17 @@ export class ModbusTcpServer {
         split = splitTcpFrames(pending);
       } catch (err) {
         this.stats.framingErrors += 1;
-        this.log.warn({ remote: socket.remoteAddress, err: errorMessage(err) }, 'garbage on Modbus TCP connection; closing it');
+        this.log.warn(
+          { remote: socket.remoteAddress, err: errorMessage(err) },
+          'garbage on Modbus TCP connection; closing it',
+        );
         socket.destroy();
         return;
       }
       pending = split.rest;
-      const replies = split.frames.map((f) => encodeTcpFrame(f.transactionId, f.unitId, this.respond(f.unitId, f.pdu)));
+      const replies = split.frames.map((f) =>
+        encodeTcpFrame(f.transactionId, f.unitId, this.respond(f.unitId, f.pdu)),
+      );
       if (replies.length) socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
     });
     socket.on('error', () => socket.destroy());
@@ -123,7 +134,8 @@ export class ModbusTcpServer {
     } catch (err) {
       this.stats.exceptions += 1;
       const code = err instanceof ModbusException ? err.code : ExceptionCode.ServerDeviceFailure;
-      if (!(err instanceof ModbusException)) this.log.error({ err: errorMessage(err) }, 'simulator bug while answering a request');
+      if (!(err instanceof ModbusException))
+        this.log.error({ err: errorMessage(err) }, 'simulator bug while answering a request');
       return encodeException(fc, code);
     }
   }

@@ -11,6 +11,7 @@ const EXAMPLE = 'deploy/examples/micro820.yaml';
 const exampleText = readFileSync(EXAMPLE, 'utf8');
 
 /** The example with one change applied to its parsed form, re-serialised. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke at arbitrary YAML shapes
 function variant(change: (doc: any) => void): string {
   const doc = parse(exampleText);
   change(doc);
@@ -36,64 +37,172 @@ describe('agent config', () => {
     const device = config.devices[0]!;
     expect(device.port).toBe(5020);
     expect(device.tags).toHaveLength(24);
-    expect(device.tags.find((t) => t.name === 'motor_current')).toMatchObject({ address: 'hr:101', scale: 0.1, unit: 'A', writable: false });
-    expect(device.tags.filter((t) => t.writable).map((t) => t.address)).toEqual(
-      ['coil:0', 'coil:1', 'coil:2', 'coil:3', 'coil:4', 'coil:5', 'coil:6', 'coil:15', 'coil:16', 'coil:17'],
-    );
+    expect(device.tags.find((t) => t.name === 'motor_current')).toMatchObject({
+      address: 'hr:101',
+      scale: 0.1,
+      unit: 'A',
+      writable: false,
+    });
+    expect(device.tags.filter((t) => t.writable).map((t) => t.address)).toEqual([
+      'coil:0',
+      'coil:1',
+      'coil:2',
+      'coil:3',
+      'coil:4',
+      'coil:5',
+      'coil:6',
+      'coil:15',
+      'coil:16',
+      'coil:17',
+    ]);
   });
 
   it('takes secrets and typed values from the environment', async () => {
-    const config = await loadAgentConfig(EXAMPLE, { MQTT_PASSWORD: 's3cret', MQTT_USERNAME: 'edge', PLC_PORT: '502', PLC_HOST: '10.0.0.5' });
+    const config = await loadAgentConfig(EXAMPLE, {
+      MQTT_PASSWORD: 's3cret',
+      MQTT_USERNAME: 'edge',
+      PLC_PORT: '502',
+      PLC_HOST: '10.0.0.5',
+    });
     expect(config.mqtt.password).toBe('s3cret');
     expect(config.devices[0]!.port).toBe(502);
     expect(config.devices[0]!.host).toBe('10.0.0.5');
   });
 
   it.each<[string, string, NodeJS.ProcessEnv, RegExp]>([
-    ['unknown field', variant((d) => (d.devices[0].pollIntervall = 5)), {}, /^devices\[0\]\.pollIntervall: unknown field; did you mean "pollIntervalMs"\?/],
-    ['bad address', variant((d) => (d.devices[0].tags[3].address = 'HR40001x')), {},
-      /^devices\[0\]\.tags\[3\]\.address: "HR40001x" is not a Modbus address; expected e\.g\. "hr:100", "coil:3"/],
-    ['duplicate tag name', variant((d) => (d.devices[0].tags[5].name = 'motor_running')), {}, /^devices\[0\]\.tags\[5\]\.name: duplicate tag "conveyor1\/motor_running" \(first at devices\[0\]\.tags\[0\]\)/],
-    ['poll interval 0', variant((d) => (d.devices[0].pollIntervalMs = 0)), {}, /^devices\[0\]\.pollIntervalMs: must be at least 10 ms/],
-    ['unknown protocol', variant((d) => (d.devices[0].protocol = 'profinet')), {}, /^devices\[0\]\.protocol: unknown protocol "profinet"; supported: modbus-tcp/],
-    ['missing env variable', exampleText.replace('${MQTT_PASSWORD:-}', '${MQTT_PASSWORD}'), {},
-      /^mqtt\.password: environment variable MQTT_PASSWORD is not set \(referenced as \$\{MQTT_PASSWORD\}\)/],
-    ['missing required field', variant((d) => delete d.site), {}, /^site: required field is missing \(expected string\)/],
+    [
+      'unknown field',
+      variant((d) => (d.devices[0].pollIntervall = 5)),
+      {},
+      /^devices\[0\]\.pollIntervall: unknown field; did you mean "pollIntervalMs"\?/,
+    ],
+    [
+      'bad address',
+      variant((d) => (d.devices[0].tags[3].address = 'HR40001x')),
+      {},
+      /^devices\[0\]\.tags\[3\]\.address: "HR40001x" is not a Modbus address; expected e\.g\. "hr:100", "coil:3"/,
+    ],
+    [
+      'duplicate tag name',
+      variant((d) => (d.devices[0].tags[5].name = 'motor_running')),
+      {},
+      /^devices\[0\]\.tags\[5\]\.name: duplicate tag "conveyor1\/motor_running" \(first at devices\[0\]\.tags\[0\]\)/,
+    ],
+    [
+      'poll interval 0',
+      variant((d) => (d.devices[0].pollIntervalMs = 0)),
+      {},
+      /^devices\[0\]\.pollIntervalMs: must be at least 10 ms/,
+    ],
+    [
+      'unknown protocol',
+      variant((d) => (d.devices[0].protocol = 'profinet')),
+      {},
+      /^devices\[0\]\.protocol: unknown protocol "profinet"; supported: modbus-tcp/,
+    ],
+    [
+      'missing env variable',
+      exampleText.replace('${MQTT_PASSWORD:-}', '${MQTT_PASSWORD}'),
+      {},
+      /^mqtt\.password: environment variable MQTT_PASSWORD is not set \(referenced as \$\{MQTT_PASSWORD\}\)/,
+    ],
+    [
+      'missing required field',
+      variant((d) => delete d.site),
+      {},
+      /^site: required field is missing \(expected string\)/,
+    ],
     ['wrong type', variant((d) => (d.devices[0].port = 'five')), {}, /^devices\[0\]\.port: /],
-    ['port out of range', variant((d) => (d.devices[0].port = 70000)), {}, /^devices\[0\]\.port: .*65535/],
-    ['writable discrete input', variant((d) => d.devices[0].tags.push({ name: 'x', address: 'di:1', writable: true })), {},
-      /^devices\[0\]\.tags\[24\]\.writable: di:1 is a discrete input, which Modbus cannot write/],
-    ['non-bool type on a coil', variant((d) => (d.devices[0].tags[0].type = 'uint16')), {}, /^devices\[0\]\.tags\[0\]\.type: a coil holds one bit; type must be bool/],
-    ['unknown data type', variant((d) => (d.devices[0].tags[20].type = 'double')), {}, /^devices\[0\]\.tags\[20\]\.type: must be one of bool, int16/],
-    ['topic wildcard in a name', variant((d) => (d.devices[0].tags[1].name = 'motor/stopped')), {}, /^devices\[0\]\.tags\[1\]\.name: tag name "motor\/stopped" must not contain "\/"/],
-    ['bad broker URL', variant((d) => (d.mqtt.url = 'localhost:1883')), {}, /^mqtt\.url: must be a broker URL/],
+    [
+      'port out of range',
+      variant((d) => (d.devices[0].port = 70000)),
+      {},
+      /^devices\[0\]\.port: .*65535/,
+    ],
+    [
+      'writable discrete input',
+      variant((d) => d.devices[0].tags.push({ name: 'x', address: 'di:1', writable: true })),
+      {},
+      /^devices\[0\]\.tags\[24\]\.writable: di:1 is a discrete input, which Modbus cannot write/,
+    ],
+    [
+      'non-bool type on a coil',
+      variant((d) => (d.devices[0].tags[0].type = 'uint16')),
+      {},
+      /^devices\[0\]\.tags\[0\]\.type: a coil holds one bit; type must be bool/,
+    ],
+    [
+      'unknown data type',
+      variant((d) => (d.devices[0].tags[20].type = 'double')),
+      {},
+      /^devices\[0\]\.tags\[20\]\.type: must be one of bool, int16/,
+    ],
+    [
+      'topic wildcard in a name',
+      variant((d) => (d.devices[0].tags[1].name = 'motor/stopped')),
+      {},
+      /^devices\[0\]\.tags\[1\]\.name: tag name "motor\/stopped" must not contain "\/"/,
+    ],
+    [
+      'bad broker URL',
+      variant((d) => (d.mqtt.url = 'localhost:1883')),
+      {},
+      /^mqtt\.url: must be a broker URL/,
+    ],
     ['no devices', variant((d) => (d.devices = [])), {}, /^devices: configure at least one device/],
-    ['duplicate device', variant((d) => d.devices.push(structuredClone(d.devices[0]))), {}, /^devices\[1\]\.name: duplicate device name "micro820"/],
-    ['YAML syntax error', 'site: plant1\n  area: [unclosed\n', {}, /^line \d+, column \d+: YAML syntax/],
+    [
+      'duplicate device',
+      variant((d) => d.devices.push(structuredClone(d.devices[0]))),
+      {},
+      /^devices\[1\]\.name: duplicate device name "micro820"/,
+    ],
+    [
+      'YAML syntax error',
+      'site: plant1\n  area: [unclosed\n',
+      {},
+      /^line \d+, column \d+: YAML syntax/,
+    ],
   ])('%s is reported with its path', (_name, text, env, expected) => {
     const issues = issuesOf(text, env);
-    expect(issues.some((i) => expected.test(i)), issues.join('\n')).toBe(true);
+    expect(
+      issues.some((i) => expected.test(i)),
+      issues.join('\n'),
+    ).toBe(true);
   });
 
   it('reports every problem at once, not just the first', () => {
-    const issues = issuesOf(variant((d) => {
-      d.devices[0].pollIntervalMs = 0;
-      d.devices[0].tags[0].address = 'nope';
-      d.extra = 1;
-    }));
+    const issues = issuesOf(
+      variant((d) => {
+        d.devices[0].pollIntervalMs = 0;
+        d.devices[0].tags[0].address = 'nope';
+        d.extra = 1;
+      }),
+    );
     expect(issues).toHaveLength(3);
   });
 
   it('substitutes defaults and leaves literal text alone', () => {
     const issues: never[] = [];
-    expect(substituteEnv({ a: 'x-${A:-1}-y', b: '${B:-true}', c: 'plain $ {text}' }, {}, issues)).toEqual({ a: 'x-1-y', b: true, c: 'plain $ {text}' });
+    expect(
+      substituteEnv({ a: 'x-${A:-1}-y', b: '${B:-true}', c: 'plain $ {text}' }, {}, issues),
+    ).toEqual({ a: 'x-1-y', b: true, c: 'plain $ {text}' });
   });
 });
 
 describe('gateway config', () => {
   it('loads the shipped example', () => {
-    const config = parseConfigText(readFileSync('deploy/examples/gateway.yaml', 'utf8'), 'gateway.yaml', gatewayConfigSchema, { INFLUXDB_URL: 'http://127.0.0.1:8428' });
-    expect(config.influx).toMatchObject({ api: 'v2', url: 'http://127.0.0.1:8428', org: 'factorylm', bucket: 'sensors' });
+    const config = parseConfigText(
+      readFileSync('deploy/examples/gateway.yaml', 'utf8'),
+      'gateway.yaml',
+      gatewayConfigSchema,
+      { INFLUXDB_URL: 'http://127.0.0.1:8428' },
+    );
+    expect(config.influx).toMatchObject({
+      api: 'v2',
+      url: 'http://127.0.0.1:8428',
+      org: 'factorylm',
+      bucket: 'sensors',
+    });
     expect(config.subscribe.shareGroup).toBe('factorylm-gateway');
   });
 });
@@ -110,7 +219,10 @@ describe('factorylm config (CLI)', () => {
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const file = join(mkdtempSync(join(tmpdir(), 'flm-')), 'bad.yaml');
-    writeFileSync(file, variant((d) => (d.devices[0].tags[3].address = 'HR40001x')));
+    writeFileSync(
+      file,
+      variant((d) => (d.devices[0].tags[3].address = 'HR40001x')),
+    );
     const { code, stderr } = await runCli(['config', 'validate', file]);
     expect(code).toBe(2);
     expect(stderr).toContain('devices[0].tags[3].address: "HR40001x" is not a Modbus address');
@@ -120,8 +232,12 @@ describe('factorylm config (CLI)', () => {
     const { code, stdout } = await runCli(['config', 'schema']);
     expect(code).toBe(0);
     const schema = JSON.parse(stdout);
-    expect(schema.required).toEqual(expect.arrayContaining(['site', 'area', 'line', 'mqtt', 'devices']));
-    expect(schema.properties.devices.items.properties.pollIntervalMs.description).toMatch(/Poll interval/);
+    expect(schema.required).toEqual(
+      expect.arrayContaining(['site', 'area', 'line', 'mqtt', 'devices']),
+    );
+    expect(schema.properties.devices.items.properties.pollIntervalMs.description).toMatch(
+      /Poll interval/,
+    );
     const gateway = JSON.parse((await runCli(['config', 'schema', '--kind', 'gateway'])).stdout);
     expect(gateway.properties.influx).toBeDefined();
   });

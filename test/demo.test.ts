@@ -15,36 +15,60 @@ describe('npm start', () => {
   it('runs the demo with nothing else running, and data reaches its embedded broker', async () => {
     const port = await freePort();
     // `npm start` exactly as the README says, in its own process group so it stops as a whole.
-    const child = spawn('npm', ['start', '--', '--broker-port', String(port)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INFLUXDB_URL: '' } });
+    const child = spawn('npm', ['start', '--', '--broker-port', String(port)], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, INFLUXDB_URL: '' },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
     stopDemo = async () => {
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
       await exited;
     };
 
-    await waitFor('demo banner', () => out.includes(`broker mqtt://127.0.0.1:${port}`), 30_000).catch((err) => {
+    await waitFor(
+      'demo banner',
+      () => out.includes(`broker mqtt://127.0.0.1:${port}`),
+      30_000,
+    ).catch((err) => {
       throw new Error(`${err.message}\n${out}`);
     });
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4 });
     const tags = new Map<string, unknown>();
     client.on('message', (topic, payload) => {
       const decoded = decodeTagPayload(payload);
-      if (decoded.ok && decoded.value.q === 'good') tags.set(topic.split('/').pop()!, decoded.value.v);
+      if (decoded.ok && decoded.value.q === 'good')
+        tags.set(topic.split('/').pop()!, decoded.value.v);
     });
     await client.subscribeAsync('factorylm/plant1/packaging/line1/conveyor1/+', { qos: 1 });
     // Retained node status shows the agent is online on the embedded broker.
     const status = await new Promise<string>((resolve) => {
-      client.on('message', (topic, payload) => topic.endsWith('/_nodes/edge-01/status') && resolve(payload.toString()));
+      client.on(
+        'message',
+        (topic, payload) => topic.endsWith('/_nodes/edge-01/status') && resolve(payload.toString()),
+      );
       void client.subscribeAsync('factorylm/plant1/_nodes/edge-01/status');
     });
     expect(status).toBe('online');
-    await waitFor('a live motor speed', () => typeof tags.get('motor_speed') === 'number' && typeof tags.get('motor_current') === 'number', 15_000);
+    await waitFor(
+      'a live motor speed',
+      () =>
+        typeof tags.get('motor_speed') === 'number' &&
+        typeof tags.get('motor_current') === 'number',
+      15_000,
+    );
     await client.endAsync();
     // The terminal summary shows live values and the gateway's counts.
-    await waitFor('summary with values', () => /motor_speed \d+ rpm/.test(out) && /points [1-9]\d*/.test(out), 10_000);
+    await waitFor(
+      'summary with values',
+      () => /motor_speed \d+ rpm/.test(out) && /points [1-9]\d*/.test(out),
+      10_000,
+    );
     await stopDemo();
     // npm dies of the signal itself; the demo under it must have stopped without logging errors.
     expect(out).not.toMatch(/"level":(50|60)/);

@@ -3,7 +3,13 @@ import type { AgentConfig } from '../agent/config.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { mismatches, startAgent, startGateway, startSimulator } from './support/pipeline.js';
 import type { Running } from './support/processes.js';
-import { influxQuery, startInfluxDb1, startMosquitto, type InfluxSeries, type Service } from './support/services.js';
+import {
+  influxQuery,
+  startInfluxDb1,
+  startMosquitto,
+  type InfluxSeries,
+  type Service,
+} from './support/services.js';
 import { waitFor } from './support/wait.js';
 
 let mosquitto: Service;
@@ -19,7 +25,13 @@ beforeAll(async () => {
   gateway = await startGateway({
     name: 'e2e-influx1',
     mqtt: { url: mosquitto.url },
-    influx: { api: 'v1', url: influx.url, database: 'sensors', batchSize: 500, flushIntervalMs: 200 },
+    influx: {
+      api: 'v1',
+      url: influx.url,
+      database: 'sensors',
+      batchSize: 500,
+      flushIntervalMs: 200,
+    },
   });
   ({ agent, config } = await startAgent(sim.port, mosquitto.url));
 });
@@ -35,11 +47,22 @@ describe('simulator → agent → Mosquitto → gateway → InfluxDB 1.6 (/write
   it('stores every tag with its node, quality and the values the PLC served (±1 poll)', async () => {
     const names = config.devices[0]!.tags.map((t) => t.name);
     let series: InfluxSeries[] = [];
-    await waitFor('all 24 tags in InfluxDB', async () => {
-      series = await influxQuery(influx.url, 'SELECT "value", "quality", "node" FROM "plc_tags" GROUP BY "tag"', 'sensors');
-      const current = series.find((s) => s.tags?.tag === 'motor_current');
-      return series.length === names.length && new Set(current?.values.map((v) => v[1])).size >= 3;
-    }, 30_000, 500);
+    await waitFor(
+      'all 24 tags in InfluxDB',
+      async () => {
+        series = await influxQuery(
+          influx.url,
+          'SELECT "value", "quality", "node" FROM "plc_tags" GROUP BY "tag"',
+          'sensors',
+        );
+        const current = series.find((s) => s.tags?.tag === 'motor_current');
+        return (
+          series.length === names.length && new Set(current?.values.map((v) => v[1])).size >= 3
+        );
+      },
+      30_000,
+      500,
+    );
     expect(series.map((s) => s.tags!.tag).sort()).toEqual([...names].sort());
     for (const s of series) {
       expect(s.columns).toEqual(['time', 'value', 'quality', 'node']);
@@ -52,7 +75,10 @@ describe('simulator → agent → Mosquitto → gateway → InfluxDB 1.6 (/write
         expect(typeof value).toBe('number');
         if (bits) expect([0, 1]).toContain(value);
       }
-      const points = s.values.map(([ts, value]) => ({ ts: ts as number, value: value as number | boolean }));
+      const points = s.values.map(([ts, value]) => ({
+        ts: ts as number,
+        value: value as number | boolean,
+      }));
       expect(mismatches(sim, config, tag, points)).toEqual([]);
     }
   });

@@ -3,7 +3,13 @@ import type { AgentConfig } from '../agent/config.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { mismatches, startAgent, startGateway, startSimulator } from './support/pipeline.js';
 import type { Running } from './support/processes.js';
-import { startMosquitto, startVictoriaMetrics, vmExport, type Service, type VmSeries } from './support/services.js';
+import {
+  startMosquitto,
+  startVictoriaMetrics,
+  vmExport,
+  type Service,
+  type VmSeries,
+} from './support/services.js';
 import { waitFor } from './support/wait.js';
 
 let mosquitto: Service;
@@ -19,7 +25,14 @@ beforeAll(async () => {
   gateway = await startGateway({
     name: 'e2e-vm',
     mqtt: { url: mosquitto.url },
-    influx: { api: 'v2', url: vm.url, org: 'factorylm', bucket: 'sensors', batchSize: 500, flushIntervalMs: 200 },
+    influx: {
+      api: 'v2',
+      url: vm.url,
+      org: 'factorylm',
+      bucket: 'sensors',
+      batchSize: 500,
+      flushIntervalMs: 200,
+    },
   });
   ({ agent, config } = await startAgent(sim.port, mosquitto.url));
 });
@@ -37,15 +50,30 @@ describe('simulator → agent → Mosquitto → gateway → VictoriaMetrics', ()
     // Wait for all tags, a motor at rated speed and several polls of a noisy analog tag, so the
     // value check below covers changing values and not just one snapshot.
     let series: VmSeries[] = [];
-    await waitFor('all 24 tags in VictoriaMetrics with a ramped motor', async () => {
-      series = await vmExport(vm.url, '{__name__="plc_tags_value"}');
-      const speed = series.find((s) => s.metric.tag === 'motor_speed');
-      const current = series.find((s) => s.metric.tag === 'motor_current');
-      return series.length === names.length && speed?.values.includes(1750) && new Set(current?.values).size >= 3;
-    }, 30_000, 500);
+    await waitFor(
+      'all 24 tags in VictoriaMetrics with a ramped motor',
+      async () => {
+        series = await vmExport(vm.url, '{__name__="plc_tags_value"}');
+        const speed = series.find((s) => s.metric.tag === 'motor_speed');
+        const current = series.find((s) => s.metric.tag === 'motor_current');
+        return (
+          series.length === names.length &&
+          speed?.values.includes(1750) &&
+          new Set(current?.values).size >= 3
+        );
+      },
+      30_000,
+      500,
+    );
     expect(series.map((s) => s.metric.tag).sort()).toEqual([...names].sort());
     for (const s of series) {
-      expect(s.metric).toMatchObject({ site: 'plant1', area: 'packaging', line: 'line1', asset: 'conveyor1', node: 'edge-01' });
+      expect(s.metric).toMatchObject({
+        site: 'plant1',
+        area: 'packaging',
+        line: 'line1',
+        asset: 'conveyor1',
+        node: 'edge-01',
+      });
       const points = s.values.map((value, i) => ({ ts: s.timestamps[i]!, value }));
       expect(mismatches(sim, config, s.metric.tag!, points)).toEqual([]);
     }
@@ -55,16 +83,26 @@ describe('simulator → agent → Mosquitto → gateway → VictoriaMetrics', ()
     const mqtt = await import('mqtt');
     const client = await mqtt.connectAsync(mosquitto.url);
     const topic = 'factorylm/plant1/packaging/line1/conveyor1/probe';
-    for (const junk of ['not json', '{"v":"x","ts":1}', '{"v":1,"ts":1732480000123,"q":"meh"}', '']) {
+    for (const junk of [
+      'not json',
+      '{"v":"x","ts":1}',
+      '{"v":1,"ts":1732480000123,"q":"meh"}',
+      '',
+    ]) {
       await client.publishAsync(topic, junk, { qos: 1 });
     }
     const ts = Date.now();
     await client.publishAsync(topic, JSON.stringify({ v: 7.5, ts, q: 'good' }), { qos: 1 });
     await client.endAsync();
-    const probe = await waitFor('probe value stored after the junk', async () => {
-      const series = await vmExport(vm.url, '{__name__="plc_tags_value",tag="probe"}');
-      return series[0];
-    }, 15_000, 300);
+    const probe = await waitFor(
+      'probe value stored after the junk',
+      async () => {
+        const series = await vmExport(vm.url, '{__name__="plc_tags_value",tag="probe"}');
+        return series[0];
+      },
+      15_000,
+      300,
+    );
     expect(probe.values).toEqual([7.5]);
     expect(probe.timestamps).toEqual([ts]);
     expect(gateway.output()).toMatch(/"reason":"not-json".*"msg":"invalid message dropped"/);

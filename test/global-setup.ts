@@ -10,7 +10,11 @@ const REQUIRED: { binary: string; pkg: string }[] = [
 ];
 
 function has(binary: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${binary} || test -x /usr/sbin/${binary}`], { stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync('sh', ['-c', `command -v ${binary} || test -x /usr/sbin/${binary}`], {
+      stdio: 'ignore',
+    }).status === 0
+  );
 }
 
 /**
@@ -19,17 +23,27 @@ function has(binary: string): boolean {
  */
 export default function setup(): void {
   if (!existsSync('dist/cli/main.js')) {
-    throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it for you) before vitest');
+    throw new Error(
+      'dist/cli/main.js is missing: run `npm run build` (npm test does it for you) before vitest',
+    );
   }
   const missing = REQUIRED.filter((r) => !has(r.binary));
   if (missing.length === 0) return;
   const pkgs = missing.map((m) => m.pkg);
   if (process.getuid?.() !== 0) {
-    throw new Error(`integration tests need ${pkgs.join(', ')}; install them with: sudo apt-get install -y ${pkgs.join(' ')}`);
+    throw new Error(
+      `integration tests need ${pkgs.join(', ')}; install them with: sudo apt-get install -y ${pkgs.join(' ')}`,
+    );
   }
   console.log(`installing ${pkgs.join(', ')} with apt-get for the integration tests…`);
   execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', ...pkgs], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', ...pkgs], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   const still = REQUIRED.filter((r) => !has(r.binary));
-  if (still.length) throw new Error(`apt-get finished but ${still.map((s) => s.binary).join(', ')} is still missing`);
+  if (still.length)
+    throw new Error(
+      `apt-get finished but ${still.map((s) => s.binary).join(', ')} is still missing`,
+    );
 }

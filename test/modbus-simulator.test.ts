@@ -4,7 +4,12 @@ import { loadAgentConfig } from '../agent/config.js';
 import { parseAddress } from '../protocols/modbus/address.js';
 import { defaultDataType } from '../protocols/modbus/codec.js';
 import { ModbusTcpSource, type ModbusTagSpec } from '../protocols/modbus/tcp-source.js';
-import { COIL_NAMES, ErrorCode, REGISTER_BASE, REGISTER_NAMES } from '../simulators/micro820/model.js';
+import {
+  COIL_NAMES,
+  ErrorCode,
+  REGISTER_BASE,
+  REGISTER_NAMES,
+} from '../simulators/micro820/model.js';
 import { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { runCli } from './support/processes.js';
 import { waitFor } from './support/wait.js';
@@ -24,9 +29,17 @@ beforeAll(async () => {
   const config = await loadAgentConfig('deploy/examples/micro820.yaml', { PLC_PORT: String(port) });
   const specs: ModbusTagSpec[] = config.devices[0]!.tags.map((t) => {
     const address = parseAddress(t.address);
-    return { id: t.name, address, type: t.type ?? defaultDataType(address.area), wordOrder: t.wordOrder };
+    return {
+      id: t.name,
+      address,
+      type: t.type ?? defaultDataType(address.area),
+      wordOrder: t.wordOrder,
+    };
   });
-  source = new ModbusTcpSource({ name: 'micro820', host: '127.0.0.1', port, unitId: 1, timeoutMs: 1000, maxGap: 8 }, specs);
+  source = new ModbusTcpSource(
+    { name: 'micro820', host: '127.0.0.1', port, unitId: 1, timeoutMs: 1000, maxGap: 8 },
+    specs,
+  );
 });
 
 afterAll(async () => {
@@ -38,15 +51,20 @@ describe('Micro 820 simulator over Modbus TCP', () => {
   it('serves the whole register map in two requests', async () => {
     expect(source.requestCount).toBe(2);
     const values = await readAll();
-    for (const name of [...COIL_NAMES, ...REGISTER_NAMES]) expect(values.has(name), name).toBe(true);
+    for (const name of [...COIL_NAMES, ...REGISTER_NAMES])
+      expect(values.has(name), name).toBe(true);
     expect(values.get('motor_stopped')).toBe(!values.get('motor_running'));
   });
 
   it('ramps the motor up and moves the conveyor', async () => {
-    const values = await waitFor('motor at rated speed', async () => {
-      const v = await readAll();
-      return v.get('motor_speed') === 1750 ? v : undefined;
-    }, 10_000);
+    const values = await waitFor(
+      'motor at rated speed',
+      async () => {
+        const v = await readAll();
+        return v.get('motor_speed') === 1750 ? v : undefined;
+      },
+      10_000,
+    );
     expect(values.get('motor_running')).toBe(true);
     expect(values.get('conveyor_running')).toBe(true);
     expect(values.get('conveyor_speed')).toBe(100);
@@ -54,22 +72,40 @@ describe('Micro 820 simulator over Modbus TCP', () => {
     expect(values.get('pressure') as number).toBeGreaterThan(80);
     // Parts pass the photo-eyes: each sensor must be seen both on and off within a few seconds.
     const seen = { s1: new Set<unknown>(), s2: new Set<unknown>() };
-    await waitFor('both sensors toggling', async () => {
-      const v = await readAll();
-      seen.s1.add(v.get('sensor_1_active'));
-      seen.s2.add(v.get('sensor_2_active'));
-      return seen.s1.size === 2 && seen.s2.size === 2;
-    }, 15_000, 50);
+    await waitFor(
+      'both sensors toggling',
+      async () => {
+        const v = await readAll();
+        seen.s1.add(v.get('sensor_1_active'));
+        seen.s2.add(v.get('sensor_2_active'));
+        return seen.s1.size === 2 && seen.s2.size === 2;
+      },
+      15_000,
+      50,
+    );
   });
 
   it('stops the conveyor when the motor is stopped by a coil write, and restarts', async () => {
     await source.write('motor_running', false);
-    await waitFor('motor stopped', async () => {
-      const v = await readAll();
-      return v.get('motor_speed') === 0 && v.get('motor_stopped') === true && v.get('conveyor_speed') === 0 && v.get('conveyor_running') === false;
-    }, 10_000);
+    await waitFor(
+      'motor stopped',
+      async () => {
+        const v = await readAll();
+        return (
+          v.get('motor_speed') === 0 &&
+          v.get('motor_stopped') === true &&
+          v.get('conveyor_speed') === 0 &&
+          v.get('conveyor_running') === false
+        );
+      },
+      10_000,
+    );
     await source.write('motor_running', true);
-    await waitFor('motor running again', async () => (await readAll()).get('motor_speed') === 1750, 10_000);
+    await waitFor(
+      'motor running again',
+      async () => (await readAll()).get('motor_speed') === 1750,
+      10_000,
+    );
   });
 
   it('sets fault_alarm and error_code on an injected fault, trips the motor, and resets', async () => {
@@ -93,37 +129,68 @@ describe('Micro 820 simulator over Modbus TCP', () => {
     const bad = new ModbusTcpSource(
       { name: 'bad', host: '127.0.0.1', port: sim.port, unitId: 1, timeoutMs: 1000, maxGap: 0 },
       [
-        { id: 'ok', address: { area: 'hr', offset: REGISTER_BASE }, type: 'uint16', wordOrder: 'big' },
+        {
+          id: 'ok',
+          address: { area: 'hr', offset: REGISTER_BASE },
+          type: 'uint16',
+          wordOrder: 'big',
+        },
         { id: 'missing', address: { area: 'hr', offset: 5 }, type: 'uint16', wordOrder: 'big' },
       ],
     );
     const readings = await bad.read();
     await bad.close();
-    expect(readings.find((r) => r.id === 'missing')).toMatchObject({ quality: 'bad', value: null, reason: 'exception 2 (illegal data address)' });
+    expect(readings.find((r) => r.id === 'missing')).toMatchObject({
+      quality: 'bad',
+      value: null,
+      reason: 'exception 2 (illegal data address)',
+    });
     expect(readings.find((r) => r.id === 'ok')).toMatchObject({ quality: 'good' });
   });
 
   it('closes a connection that sends garbage and keeps serving others', async () => {
     const before = sim.stats.framingErrors;
     await new Promise<void>((resolve, reject) => {
-      const socket = connect(sim.port, '127.0.0.1', () => socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n')));
+      const socket = connect(sim.port, '127.0.0.1', () =>
+        socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n')),
+      );
       socket.on('close', () => resolve());
       socket.on('error', reject);
-      setTimeout(() => reject(new Error('server did not close the garbage connection')), 3000).unref();
+      setTimeout(
+        () => reject(new Error('server did not close the garbage connection')),
+        3000,
+      ).unref();
     });
     expect(sim.stats.framingErrors).toBe(before + 1);
     await readAll();
   });
 
   it('reads by hand with `factorylm read`', async () => {
-    const table = await runCli(['read', `modbus://127.0.0.1:${sim.port}/1`, 'hr:100..105', 'coil:0..6']);
+    const table = await runCli([
+      'read',
+      `modbus://127.0.0.1:${sim.port}/1`,
+      'hr:100..105',
+      'coil:0..6',
+    ]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^address\s+value$/m);
     expect(table.stdout).toMatch(/^hr:105\s+0$/m);
     expect(table.stdout).toMatch(/^coil:6\s+false$/m);
-    const json = await runCli(['read', `modbus://127.0.0.1:${sim.port}/1`, 'hr:100..105', '--json']);
+    const json = await runCli([
+      'read',
+      `modbus://127.0.0.1:${sim.port}/1`,
+      'hr:100..105',
+      '--json',
+    ]);
     const rows = JSON.parse(json.stdout) as { address: string; value: number; quality: string }[];
-    expect(rows.map((r) => r.address)).toEqual(['hr:100', 'hr:101', 'hr:102', 'hr:103', 'hr:104', 'hr:105']);
+    expect(rows.map((r) => r.address)).toEqual([
+      'hr:100',
+      'hr:101',
+      'hr:102',
+      'hr:103',
+      'hr:104',
+      'hr:105',
+    ]);
     expect(rows.every((r) => r.quality === 'good' && typeof r.value === 'number')).toBe(true);
     const bad = await runCli(['read', `modbus://127.0.0.1:${sim.port}/1`, 'hr:0..1']);
     expect(bad.code).toBe(1);

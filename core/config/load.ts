@@ -95,8 +95,10 @@ function fieldsAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[]
     if (def.innerType) cur = def.innerType;
     else if (def.in) cur = def.in;
     else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
-    else if (def.element) ((cur = def.element), i++);
-    else if (def.shape) cur = def.shape[String(path[i++])];
+    else if (def.element) {
+      cur = def.element;
+      i += 1;
+    } else if (def.shape) cur = def.shape[String(path[i++])];
     else return [];
   }
   return [];

@@ -39,7 +39,8 @@ const ADDRESS = /^(coil|di|hr|ir):(\d{1,5})$/;
 const RANGE = /^(coil|di|hr|ir):(\d{1,5})(?:\.\.(\d{1,5}))?$/;
 
 function checkOffset(text: string, n: number): number {
-  if (n > 65535) throw new AddressError(`"${text}": address ${n} is above 65535, the largest Modbus address`);
+  if (n > 65535)
+    throw new AddressError(`"${text}": address ${n} is above 65535, the largest Modbus address`);
   return n;
 }
 
@@ -53,10 +54,14 @@ export function parseAddress(text: string): ModbusAddress {
 /** Parses `hr:100` or an inclusive range `hr:100..105`, for the read tool. */
 export function parseRange(text: string): ModbusRange {
   const m = RANGE.exec(text.trim());
-  if (!m) throw new AddressError(`"${text}" is not a Modbus address or range; expected e.g. "hr:100..105", "coil:0..6"`);
+  if (!m)
+    throw new AddressError(
+      `"${text}" is not a Modbus address or range; expected e.g. "hr:100..105", "coil:0..6"`,
+    );
   const start = checkOffset(text, Number(m[2]));
   const end = m[3] === undefined ? start : checkOffset(text, Number(m[3]));
-  if (end < start) throw new AddressError(`"${text}": range end ${end} is before its start ${start}`);
+  if (end < start)
+    throw new AddressError(`"${text}": range end ${end} is before its start ${start}`);
   return { area: m[1] as Area, offset: start, count: end - start + 1 };
 }
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CodecError, decodeRegisters, encodeRegisters, type DataType, type WordOrder } from './codec.js';
+import {
+  CodecError,
+  decodeRegisters,
+  encodeRegisters,
+  type DataType,
+  type WordOrder,
+} from './codec.js';
 
 describe('decodeRegisters', () => {
   it.each<[number[], DataType, WordOrder, number | boolean]>([
@@ -58,10 +64,14 @@ describe('encodeRegisters', () => {
     expect(() => encodeRegisters(value, type)).toThrow(message);
   });
 
-  it.each<DataType>(['int16', 'uint16', 'int32', 'uint32', 'float32'])('round-trips %s in both word orders', (type) => {
-    for (const order of ['big', 'little'] as const) {
-      const value = type === 'float32' ? Math.fround(-1234.5) : type.startsWith('u') ? 1234 : -1234;
-      expect(decodeRegisters(encodeRegisters(value, type, order), 0, type, order)).toBe(value);
-    }
-  });
+  it.each<DataType>(['int16', 'uint16', 'int32', 'uint32', 'float32'])(
+    'round-trips %s in both word orders',
+    (type) => {
+      for (const order of ['big', 'little'] as const) {
+        const value =
+          type === 'float32' ? Math.fround(-1234.5) : type.startsWith('u') ? 1234 : -1234;
+        expect(decodeRegisters(encodeRegisters(value, type, order), 0, type, order)).toBe(value);
+      }
+    },
+  );
 });

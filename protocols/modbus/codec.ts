@@ -40,7 +40,8 @@ const scratch = new DataView(new ArrayBuffer(4));
 function loadWords(regs: ArrayLike<number>, at: number, order: WordOrder): void {
   const a = regs[at];
   const b = regs[at + 1];
-  if (a === undefined || b === undefined) throw new CodecError(`need 2 registers at index ${at}, have ${regs.length}`);
+  if (a === undefined || b === undefined)
+    throw new CodecError(`need 2 registers at index ${at}, have ${regs.length}`);
   const [hi, lo] = order === 'big' ? [a, b] : [b, a];
   scratch.setUint16(0, hi);
   scratch.setUint16(2, lo);
@@ -55,7 +56,8 @@ export function decodeRegisters(
 ): number | boolean {
   if (REGISTER_COUNT[type] === 1) {
     const raw = regs[at];
-    if (raw === undefined) throw new CodecError(`need 1 register at index ${at}, have ${regs.length}`);
+    if (raw === undefined)
+      throw new CodecError(`need 1 register at index ${at}, have ${regs.length}`);
     if (type === 'bool') return raw !== 0;
     return type === 'int16' ? (raw << 16) >> 16 : raw & 0xffff;
   }
@@ -66,13 +68,19 @@ export function decodeRegisters(
 }
 
 /** Encodes a value into registers, refusing values the type cannot hold. */
-export function encodeRegisters(value: number | boolean, type: DataType, order: WordOrder = 'big'): number[] {
+export function encodeRegisters(
+  value: number | boolean,
+  type: DataType,
+  order: WordOrder = 'big',
+): number[] {
   if (type === 'bool') return [value ? 1 : 0];
   const n = Number(value);
-  if (!Number.isFinite(n) && type !== 'float32') throw new CodecError(`${value} is not a finite number for ${type}`);
+  if (!Number.isFinite(n) && type !== 'float32')
+    throw new CodecError(`${value} is not a finite number for ${type}`);
   const range = RANGES[type];
   if (range) {
-    if (!Number.isInteger(n)) throw new CodecError(`${value} is not an integer; ${type} holds whole numbers only`);
+    if (!Number.isInteger(n))
+      throw new CodecError(`${value} is not an integer; ${type} holds whole numbers only`);
     if (n < range[0] || n > range[1]) {
       throw new CodecError(`${value} is out of range for ${type} (${range[0]}..${range[1]})`);
     }

@@ -22,8 +22,19 @@ describe('decodeRequest', () => {
     ['05 0000 ff00', { kind: 'write-bits', fc: 5, start: 0, values: [true] }],
     ['05 0003 0000', { kind: 'write-bits', fc: 5, start: 3, values: [false] }],
     ['06 0065 007b', { kind: 'write-registers', fc: 6, start: 101, values: [123] }],
-    ['0f 0000 000a 02 cd01', { kind: 'write-bits', fc: 15, start: 0, values: [true, false, true, true, false, false, true, true, true, false] }],
-    ['10 0064 0002 04 000a 0102', { kind: 'write-registers', fc: 16, start: 100, values: [10, 258] }],
+    [
+      '0f 0000 000a 02 cd01',
+      {
+        kind: 'write-bits',
+        fc: 15,
+        start: 0,
+        values: [true, false, true, true, false, false, true, true, true, false],
+      },
+    ],
+    [
+      '10 0064 0002 04 000a 0102',
+      { kind: 'write-registers', fc: 16, start: 100, values: [10, 258] },
+    ],
   ])('%s', (pdu, expected) => {
     expect(decodeRequest(hex(pdu))).toEqual(expected);
   });
@@ -51,14 +62,20 @@ describe('decodeRequest', () => {
 
 describe('responses', () => {
   it('packs bits LSB first', () => {
-    expect(encodeBitsResponse(1, [true, false, true, true, false, false, true, true, true, false])).toEqual(hex('01 02 cd 01'));
+    expect(
+      encodeBitsResponse(1, [true, false, true, true, false, false, true, true, true, false]),
+    ).toEqual(hex('01 02 cd 01'));
   });
   it('encodes registers big-endian', () => {
     expect(encodeRegistersResponse(3, [1750, 0xffff])).toEqual(hex('03 04 06d6 ffff'));
   });
   it('echoes single writes and answers multiple writes with start and count', () => {
-    expect(encodeWriteResponse({ kind: 'write-bits', fc: 5, start: 2, values: [true] })).toEqual(hex('05 0002 ff00'));
-    expect(encodeWriteResponse({ kind: 'write-registers', fc: 16, start: 100, values: [1, 2, 3] })).toEqual(hex('10 0064 0003'));
+    expect(encodeWriteResponse({ kind: 'write-bits', fc: 5, start: 2, values: [true] })).toEqual(
+      hex('05 0002 ff00'),
+    );
+    expect(
+      encodeWriteResponse({ kind: 'write-registers', fc: 16, start: 100, values: [1, 2, 3] }),
+    ).toEqual(hex('10 0064 0003'));
   });
   it('sets the high bit of the function code on exceptions', () => {
     expect(encodeException(3, 2)).toEqual(hex('83 02'));

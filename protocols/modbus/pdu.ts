@@ -50,7 +50,8 @@ export function decodeRequest(pdu: Buffer): Request {
     need(5);
     const start = pdu.readUInt16BE(1);
     const count = pdu.readUInt16BE(3);
-    if (count < 1 || count > AREAS[area].maxPerRead) throw new ModbusException(ExceptionCode.IllegalDataValue);
+    if (count < 1 || count > AREAS[area].maxPerRead)
+      throw new ModbusException(ExceptionCode.IllegalDataValue);
     if (start + count > 65536) throw new ModbusException(ExceptionCode.IllegalDataAddress);
     return { kind: 'read', fc, area, start, count };
   }
@@ -62,7 +63,12 @@ export function decodeRequest(pdu: Buffer): Request {
   }
   if (fc === 6) {
     need(5);
-    return { kind: 'write-registers', fc, start: pdu.readUInt16BE(1), values: [pdu.readUInt16BE(3)] };
+    return {
+      kind: 'write-registers',
+      fc,
+      start: pdu.readUInt16BE(1),
+      values: [pdu.readUInt16BE(3)],
+    };
   }
   if (fc === 15 || fc === 16) {
     need(6);
@@ -71,10 +77,14 @@ export function decodeRequest(pdu: Buffer): Request {
     const bytes = pdu[5] ?? 0;
     const max = fc === 15 ? 1968 : 123;
     const expectBytes = fc === 15 ? Math.ceil(count / 8) : count * 2;
-    if (count < 1 || count > max || bytes !== expectBytes) throw new ModbusException(ExceptionCode.IllegalDataValue);
+    if (count < 1 || count > max || bytes !== expectBytes)
+      throw new ModbusException(ExceptionCode.IllegalDataValue);
     need(6 + bytes);
     if (fc === 15) {
-      const values = Array.from({ length: count }, (_, i) => (((pdu[6 + (i >> 3)] ?? 0) >> (i & 7)) & 1) === 1);
+      const values = Array.from(
+        { length: count },
+        (_, i) => (((pdu[6 + (i >> 3)] ?? 0) >> (i & 7)) & 1) === 1,
+      );
       return { kind: 'write-bits', fc, start, values };
     }
     const values = Array.from({ length: count }, (_, i) => pdu.readUInt16BE(6 + i * 2));
@@ -103,7 +113,9 @@ export function encodeRegistersResponse(fc: number, values: readonly number[]): 
 }
 
 /** Response to a write: FC5/6 echo the request; FC15/16 answer start and count. */
-export function encodeWriteResponse(request: Request & { kind: 'write-bits' | 'write-registers' }): Buffer {
+export function encodeWriteResponse(
+  request: Request & { kind: 'write-bits' | 'write-registers' },
+): Buffer {
   const out = Buffer.alloc(5);
   out[0] = request.fc;
   out.writeUInt16BE(request.start, 1);

@@ -32,17 +32,24 @@ export const DEFAULT_PLAN_OPTIONS: PlanOptions = { maxGap: 8, maxPerRead: {} };
  * Groups items into as few read requests as the protocol limits allow. Pure: the same items
  * always give the same plan, in area then address order.
  */
-export function planReads<K>(items: readonly PlanItem<K>[], options: Partial<PlanOptions> = {}): ReadRequest<K>[] {
+export function planReads<K>(
+  items: readonly PlanItem<K>[],
+  options: Partial<PlanOptions> = {},
+): ReadRequest<K>[] {
   const { maxGap, maxPerRead } = { ...DEFAULT_PLAN_OPTIONS, ...options };
   const requests: ReadRequest<K>[] = [];
   const areaOrder: Area[] = ['coil', 'di', 'hr', 'ir'];
   for (const area of areaOrder) {
     const limit = Math.min(maxPerRead[area] ?? AREAS[area].maxPerRead, AREAS[area].maxPerRead);
-    const sorted = items.filter((i) => i.area === area).sort((a, b) => a.offset - b.offset || b.count - a.count);
+    const sorted = items
+      .filter((i) => i.area === area)
+      .sort((a, b) => a.offset - b.offset || b.count - a.count);
     let current: ReadRequest<K> | undefined;
     for (const item of sorted) {
       if (item.count > limit) {
-        throw new RangeError(`item at ${area}:${item.offset} spans ${item.count}, more than one request may read (${limit})`);
+        throw new RangeError(
+          `item at ${area}:${item.offset} spans ${item.count}, more than one request may read (${limit})`,
+        );
       }
       const end = item.offset + item.count;
       const fits =

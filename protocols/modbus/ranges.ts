@@ -3,7 +3,11 @@ import { defaultDataType, REGISTER_COUNT, type DataType, type WordOrder } from '
 import type { ModbusTagSpec } from './tcp-source.js';
 
 /** One tag per value in each range; registers step by the width of --type. */
-export function specsForRanges(ranges: string[], type: DataType | undefined, wordOrder: WordOrder): ModbusTagSpec[] {
+export function specsForRanges(
+  ranges: string[],
+  type: DataType | undefined,
+  wordOrder: WordOrder,
+): ModbusTagSpec[] {
   return ranges.flatMap((text) => {
     const range = parseRange(text);
     const t = AREAS[range.area].bits ? 'bool' : (type ?? defaultDataType(range.area));

@@ -5,7 +5,14 @@ import { errorMessage } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import type { Reading, SourceStatus, TagSource, TagValue } from '../types.js';
 import { AREAS, formatAddress, type ModbusAddress } from './address.js';
-import { CodecError, decodeRegisters, encodeRegisters, REGISTER_COUNT, type DataType, type WordOrder } from './codec.js';
+import {
+  CodecError,
+  decodeRegisters,
+  encodeRegisters,
+  REGISTER_COUNT,
+  type DataType,
+  type WordOrder,
+} from './codec.js';
 import { EXCEPTION_NAMES } from './pdu.js';
 import { planReads, type ReadRequest } from './planner.js';
 
@@ -35,7 +42,10 @@ const ModbusRTU = modbusSerial as unknown as new () => ModbusClient;
 function describeError(err: unknown): { reason: string; transport: boolean } {
   const code = (err as { modbusCode?: number }).modbusCode;
   if (typeof code === 'number') {
-    return { reason: `exception ${code} (${EXCEPTION_NAMES[code] ?? 'unknown'})`, transport: false };
+    return {
+      reason: `exception ${code} (${EXCEPTION_NAMES[code] ?? 'unknown'})`,
+      transport: false,
+    };
   }
   const message = errorMessage(err);
   if (/timed out/i.test(message)) return { reason: 'timeout', transport: true };
@@ -62,7 +72,12 @@ export class ModbusTcpSource implements TagSource {
   ) {
     for (const t of tags) this.byId.set(t.id, t);
     this.plan = planReads(
-      tags.map((t) => ({ key: t, area: t.address.area, offset: t.address.offset, count: AREAS[t.address.area].bits ? 1 : REGISTER_COUNT[t.type] })),
+      tags.map((t) => ({
+        key: t,
+        area: t.address.area,
+        offset: t.address.offset,
+        count: AREAS[t.address.area].bits ? 1 : REGISTER_COUNT[t.type],
+      })),
       { maxGap: options.maxGap },
     );
     this.backoff = new Backoff({ initialMs: 500, maxMs: 10_000, ...options.backoff });
@@ -92,12 +107,22 @@ export class ModbusTcpSource implements TagSource {
         this.status.lastError = reason;
         const ts = Date.now();
         if (transport) {
-          this.log.warn({ device: this.name, err: errorMessage(err) }, 'device read failed; will reconnect');
+          this.log.warn(
+            { device: this.name, err: errorMessage(err) },
+            'device read failed; will reconnect',
+          );
           this.drop();
           for (const r of this.plan.slice(i)) out.push(...this.badFor(r, reason, ts));
           return out;
         }
-        this.log.warn({ device: this.name, request: `${request.area}:${request.start}+${request.count}`, reason }, 'device refused a read');
+        this.log.warn(
+          {
+            device: this.name,
+            request: `${request.area}:${request.start}+${request.count}`,
+            reason,
+          },
+          'device refused a read',
+        );
         out.push(...this.badFor(request, reason, ts));
       }
     }
@@ -106,25 +131,51 @@ export class ModbusTcpSource implements TagSource {
     return out;
   }
 
-  private async readRequest(client: ModbusClient, request: ReadRequest<ModbusTagSpec>): Promise<Reading[]> {
+  private async readRequest(
+    client: ModbusClient,
+    request: ReadRequest<ModbusTagSpec>,
+  ): Promise<Reading[]> {
     const { area, start, count } = request;
     const ts = (): number => Date.now();
     if (AREAS[area].bits) {
-      const res = area === 'coil' ? await client.readCoils(start, count) : await client.readDiscreteInputs(start, count);
+      const res =
+        area === 'coil'
+          ? await client.readCoils(start, count)
+          : await client.readDiscreteInputs(start, count);
       const t = ts();
-      return request.items.map((item) => ({ id: item.key.id, value: res.data[item.index] === true, quality: 'good', ts: t }));
+      return request.items.map((item) => ({
+        id: item.key.id,
+        value: res.data[item.index] === true,
+        quality: 'good',
+        ts: t,
+      }));
     }
-    const res = area === 'hr' ? await client.readHoldingRegisters(start, count) : await client.readInputRegisters(start, count);
+    const res =
+      area === 'hr'
+        ? await client.readHoldingRegisters(start, count)
+        : await client.readInputRegisters(start, count);
     const t = ts();
     return request.items.map((item): Reading => {
       try {
         const value = decodeRegisters(res.data, item.index, item.key.type, item.key.wordOrder);
         if (typeof value === 'number' && !Number.isFinite(value)) {
-          return { id: item.key.id, value: null, quality: 'bad', reason: `decode error: ${value} is not finite`, ts: t };
+          return {
+            id: item.key.id,
+            value: null,
+            quality: 'bad',
+            reason: `decode error: ${value} is not finite`,
+            ts: t,
+          };
         }
         return { id: item.key.id, value, quality: 'good', ts: t };
       } catch (err) {
-        return { id: item.key.id, value: null, quality: 'bad', reason: `decode error: ${errorMessage(err)}`, ts: t };
+        return {
+          id: item.key.id,
+          value: null,
+          quality: 'bad',
+          reason: `decode error: ${errorMessage(err)}`,
+          ts: t,
+        };
       }
     });
   }
@@ -133,9 +184,15 @@ export class ModbusTcpSource implements TagSource {
     const tag = this.byId.get(id);
     if (!tag) throw new Error(`device ${this.name} has no tag ${id}`);
     const { area, offset } = tag.address;
-    if (!AREAS[area].writable) throw new Error(`${formatAddress(tag.address)} is a ${AREAS[area].label}, which Modbus cannot write`);
+    if (!AREAS[area].writable)
+      throw new Error(
+        `${formatAddress(tag.address)} is a ${AREAS[area].label}, which Modbus cannot write`,
+      );
     const client = await this.connection(true);
-    if (!client) throw new Error(`device ${this.name} is not reachable: ${this.status.lastError ?? 'disconnected'}`);
+    if (!client)
+      throw new Error(
+        `device ${this.name} is not reachable: ${this.status.lastError ?? 'disconnected'}`,
+      );
     try {
       if (area === 'coil') {
         await client.writeCoil(offset, Boolean(value));
@@ -148,7 +205,9 @@ export class ModbusTcpSource implements TagSource {
       if (err instanceof CodecError) throw err;
       const { reason, transport } = describeError(err);
       if (transport) this.drop();
-      throw new Error(`write to ${formatAddress(tag.address)} on ${this.name} failed: ${reason}`);
+      throw new Error(`write to ${formatAddress(tag.address)} on ${this.name} failed: ${reason}`, {
+        cause: err,
+      });
     }
   }
 
@@ -175,7 +234,10 @@ export class ModbusTcpSource implements TagSource {
       this.client = client;
       this.status.connected = true;
       this.backoff.success();
-      this.log.info({ device: this.name, host: this.options.host, port: this.options.port }, 'device connected');
+      this.log.info(
+        { device: this.name, host: this.options.host, port: this.options.port },
+        'device connected',
+      );
       return client;
     } catch (err) {
       closeQuietly(client);
@@ -185,7 +247,12 @@ export class ModbusTcpSource implements TagSource {
       this.status.lastError = `disconnected: ${errorMessage(err)}`;
       if (this.backoff.failures === 1 || this.backoff.failures % 20 === 0) {
         this.log.warn(
-          { device: this.name, err: errorMessage(err), retryInMs: delay, failures: this.backoff.failures },
+          {
+            device: this.name,
+            err: errorMessage(err),
+            retryInMs: delay,
+            failures: this.backoff.failures,
+          },
           'cannot connect to device; check it is powered and reachable, and host/port in the config',
         );
       }
@@ -201,7 +268,13 @@ export class ModbusTcpSource implements TagSource {
   }
 
   private badFor(request: ReadRequest<ModbusTagSpec>, reason: string, ts: number): Reading[] {
-    return request.items.map((item) => ({ id: item.key.id, value: null, quality: 'bad', reason, ts }));
+    return request.items.map((item) => ({
+      id: item.key.id,
+      value: null,
+      quality: 'bad',
+      reason,
+      ts,
+    }));
   }
 
   private allBad(reason: string, ts: number): Reading[] {

@@ -9,22 +9,37 @@ export const brokerSchema = z
   .strictObject({
     url: z
       .string()
-      .regex(/^(mqtts?|wss?|tcp|tls):\/\/.+/, 'must be a broker URL such as mqtt://host:1883 or mqtts://host:8883')
+      .regex(
+        /^(mqtts?|wss?|tcp|tls):\/\/.+/,
+        'must be a broker URL such as mqtt://host:1883 or mqtts://host:8883',
+      )
       .describe('Broker URL: mqtt://, mqtts:// (TLS), ws:// or wss://'),
     username: z.string().optional().describe('MQTT username'),
-    password: z.string().optional().describe('MQTT password; write ${ENV_NAME} to keep it out of the file'),
-    clientId: z.string().min(1).optional().describe('MQTT client id; default derived from the node name'),
+    password: z
+      .string()
+      .optional()
+      .describe('MQTT password; write ${ENV_NAME} to keep it out of the file'),
+    clientId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('MQTT client id; default derived from the node name'),
     protocolVersion: z
       .union([z.literal(4), z.literal(5)])
       .default(5)
-      .describe('MQTT protocol: 5, or 4 (= 3.1.1) for brokers without MQTT 5 such as the embedded aedes broker'),
+      .describe(
+        'MQTT protocol: 5, or 4 (= 3.1.1) for brokers without MQTT 5 such as the embedded aedes broker',
+      ),
     keepaliveSec: z.int().min(5).max(3600).default(30).describe('MQTT keepalive, seconds'),
     tls: z
       .strictObject({
         ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),
         cert: z.string().optional().describe('PEM client certificate file, for mutual TLS'),
         key: z.string().optional().describe('PEM client key file, for mutual TLS'),
-        rejectUnauthorized: z.boolean().default(true).describe('Verify the broker certificate (keep true in production)'),
+        rejectUnauthorized: z
+          .boolean()
+          .default(true)
+          .describe('Verify the broker certificate (keep true in production)'),
       })
       .optional(),
   })

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAssetPayload, decodeTagManifest, decodeTagPayload, encodeTagPayload } from './payload.js';
+import {
+  decodeAssetPayload,
+  decodeTagManifest,
+  decodeTagPayload,
+  encodeTagPayload,
+} from './payload.js';
 
 const TS = 1732480000123;
 
@@ -7,8 +12,14 @@ describe('tag payload', () => {
   it.each([
     [{ v: 42.1, ts: TS, q: 'good' as const }, '{"v":42.1,"ts":1732480000123,"q":"good"}'],
     [{ v: true, ts: TS, q: 'good' as const }, '{"v":true,"ts":1732480000123,"q":"good"}'],
-    [{ v: null, ts: TS, q: 'bad' as const, r: 'timeout' }, '{"v":null,"ts":1732480000123,"q":"bad","r":"timeout"}'],
-    [{ v: 1, ts: TS, q: 'good' as const, hist: true }, '{"v":1,"ts":1732480000123,"q":"good","hist":true}'],
+    [
+      { v: null, ts: TS, q: 'bad' as const, r: 'timeout' },
+      '{"v":null,"ts":1732480000123,"q":"bad","r":"timeout"}',
+    ],
+    [
+      { v: 1, ts: TS, q: 'good' as const, hist: true },
+      '{"v":1,"ts":1732480000123,"q":"good","hist":true}',
+    ],
   ])('encodes %j and decodes it back', (payload, json) => {
     expect(encodeTagPayload(payload)).toBe(json);
     expect(JSON.parse(json)).toEqual(payload);
@@ -16,7 +27,10 @@ describe('tag payload', () => {
   });
 
   it('defaults a missing quality to good', () => {
-    expect(decodeTagPayload('{"v":1,"ts":1732480000123}')).toEqual({ ok: true, value: { v: 1, ts: TS, q: 'good' } });
+    expect(decodeTagPayload('{"v":1,"ts":1732480000123}')).toEqual({
+      ok: true,
+      value: { v: 1, ts: TS, q: 'good' },
+    });
   });
 
   it.each([
@@ -42,7 +56,11 @@ describe('tag payload', () => {
 
 describe('asset payload', () => {
   it('decodes values and non-good qualities', () => {
-    expect(decodeAssetPayload('{"ts":1732480000123,"v":{"speed":1750,"running":true,"temp":null},"q":{"temp":"bad"}}')).toEqual({
+    expect(
+      decodeAssetPayload(
+        '{"ts":1732480000123,"v":{"speed":1750,"running":true,"temp":null},"q":{"temp":"bad"}}',
+      ),
+    ).toEqual({
       ok: true,
       value: { ts: TS, v: { speed: 1750, running: true, temp: null }, q: { temp: 'bad' } },
     });
@@ -60,10 +78,24 @@ describe('asset payload', () => {
 
 describe('tag manifest', () => {
   it('decodes the topics a node publishes', () => {
-    const text = JSON.stringify({ node: 'edge-01', ts: TS, tags: [{ topic: 'factorylm/a/b/c/d/e', device: 'plc', unit: 'rpm', writable: true }] });
-    expect(decodeTagManifest(text)).toEqual({ ok: true, value: { node: 'edge-01', ts: TS, tags: [{ topic: 'factorylm/a/b/c/d/e', device: 'plc', unit: 'rpm', writable: true }] } });
+    const text = JSON.stringify({
+      node: 'edge-01',
+      ts: TS,
+      tags: [{ topic: 'factorylm/a/b/c/d/e', device: 'plc', unit: 'rpm', writable: true }],
+    });
+    expect(decodeTagManifest(text)).toEqual({
+      ok: true,
+      value: {
+        node: 'edge-01',
+        ts: TS,
+        tags: [{ topic: 'factorylm/a/b/c/d/e', device: 'plc', unit: 'rpm', writable: true }],
+      },
+    });
   });
   it('rejects a manifest without topics', () => {
-    expect(decodeTagManifest('{"node":"x","tags":[{}]}')).toMatchObject({ ok: false, reason: 'bad-manifest' });
+    expect(decodeTagManifest('{"node":"x","tags":[{}]}')).toMatchObject({
+      ok: false,
+      reason: 'bad-manifest',
+    });
   });
 });

@@ -43,7 +43,8 @@ function parseObject(buf: Buffer | string): Decoded<Record<string, unknown>> {
   } catch (err) {
     return fail('not-json', (err as Error).message);
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) return fail('not-object', 'payload is not a JSON object');
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    return fail('not-object', 'payload is not a JSON object');
   return { ok: true, value: data as Record<string, unknown> };
 }
 
@@ -53,7 +54,9 @@ function isValue(v: unknown): v is TagValue | null {
 
 function isTimestamp(ts: unknown): ts is number {
   // Milliseconds between 2000 and 2100: a seconds or microseconds timestamp is a sender bug.
-  return typeof ts === 'number' && Number.isInteger(ts) && ts > 946_684_800_000 && ts < 4_102_444_800_000;
+  return (
+    typeof ts === 'number' && Number.isInteger(ts) && ts > 946_684_800_000 && ts < 4_102_444_800_000
+  );
 }
 
 /** Validates a tag payload. Never throws: a bad payload is a reason the caller counts. */
@@ -61,10 +64,16 @@ export function decodeTagPayload(buf: Buffer | string): Decoded<TagPayload> {
   const parsed = parseObject(buf);
   if (!parsed.ok) return parsed;
   const o = parsed.value;
-  if (!isValue(o.v)) return fail('bad-value', `"v" must be a finite number, boolean or null, got ${JSON.stringify(o.v)}`);
-  if (!isTimestamp(o.ts)) return fail('bad-timestamp', `"ts" must be epoch milliseconds, got ${JSON.stringify(o.ts)}`);
+  if (!isValue(o.v))
+    return fail(
+      'bad-value',
+      `"v" must be a finite number, boolean or null, got ${JSON.stringify(o.v)}`,
+    );
+  if (!isTimestamp(o.ts))
+    return fail('bad-timestamp', `"ts" must be epoch milliseconds, got ${JSON.stringify(o.ts)}`);
   const q = o.q ?? 'good';
-  if (typeof q !== 'string' || !QUALITIES.has(q)) return fail('bad-quality', `"q" must be good|bad|uncertain, got ${JSON.stringify(o.q)}`);
+  if (typeof q !== 'string' || !QUALITIES.has(q))
+    return fail('bad-quality', `"q" must be good|bad|uncertain, got ${JSON.stringify(o.q)}`);
   if (o.v === null && q === 'good') return fail('bad-value', '"v" is null but quality is good');
   const value: TagPayload = { v: o.v, ts: o.ts, q: q as Quality };
   if (typeof o.r === 'string') value.r = o.r;
@@ -76,16 +85,21 @@ export function decodeAssetPayload(buf: Buffer | string): Decoded<AssetPayload> 
   const parsed = parseObject(buf);
   if (!parsed.ok) return parsed;
   const o = parsed.value;
-  if (!isTimestamp(o.ts)) return fail('bad-timestamp', `"ts" must be epoch milliseconds, got ${JSON.stringify(o.ts)}`);
-  if (o.v === null || typeof o.v !== 'object' || Array.isArray(o.v)) return fail('bad-value', '"v" must be an object of tag: value');
+  if (!isTimestamp(o.ts))
+    return fail('bad-timestamp', `"ts" must be epoch milliseconds, got ${JSON.stringify(o.ts)}`);
+  if (o.v === null || typeof o.v !== 'object' || Array.isArray(o.v))
+    return fail('bad-value', '"v" must be an object of tag: value');
   for (const [tag, v] of Object.entries(o.v)) {
-    if (!isValue(v)) return fail('bad-value', `"v.${tag}" must be a finite number, boolean or null`);
+    if (!isValue(v))
+      return fail('bad-value', `"v.${tag}" must be a finite number, boolean or null`);
   }
   const value: AssetPayload = { ts: o.ts, v: o.v as Record<string, TagValue | null> };
   if (o.q !== undefined) {
-    if (o.q === null || typeof o.q !== 'object' || Array.isArray(o.q)) return fail('bad-quality', '"q" must be an object of tag: quality');
+    if (o.q === null || typeof o.q !== 'object' || Array.isArray(o.q))
+      return fail('bad-quality', '"q" must be an object of tag: quality');
     for (const [tag, q] of Object.entries(o.q)) {
-      if (typeof q !== 'string' || !QUALITIES.has(q)) return fail('bad-quality', `"q.${tag}" must be good|bad|uncertain`);
+      if (typeof q !== 'string' || !QUALITIES.has(q))
+        return fail('bad-quality', `"q.${tag}" must be good|bad|uncertain`);
     }
     value.q = o.q as Record<string, Quality>;
   }
@@ -107,11 +121,13 @@ export function decodeTagManifest(buf: Buffer | string): Decoded<TagManifest> {
   const parsed = parseObject(buf);
   if (!parsed.ok) return parsed;
   const o = parsed.value;
-  if (typeof o.node !== 'string' || !Array.isArray(o.tags)) return fail('bad-manifest', 'manifest needs "node" and "tags"');
+  if (typeof o.node !== 'string' || !Array.isArray(o.tags))
+    return fail('bad-manifest', 'manifest needs "node" and "tags"');
   const tags: TagManifest['tags'] = [];
   for (const t of o.tags as unknown[]) {
     const entry = t as Record<string, unknown> | null;
-    if (!entry || typeof entry.topic !== 'string') return fail('bad-manifest', 'every manifest tag needs a "topic"');
+    if (!entry || typeof entry.topic !== 'string')
+      return fail('bad-manifest', 'every manifest tag needs a "topic"');
     tags.push({
       topic: entry.topic,
       device: typeof entry.device === 'string' ? entry.device : '',

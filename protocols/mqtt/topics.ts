@@ -27,7 +27,8 @@ export type ParsedTopic =
 /** A name can be one topic level: not empty, no `/`, no wildcards, no NUL, not `_`-prefixed (reserved). */
 export function topicLevelProblem(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
-  if (/[/+#\u0000]/.test(name)) return 'must not contain "/", "+", "#" or NUL (it becomes one MQTT topic level)';
+  if (/[/+#]/.test(name) || name.includes('\0'))
+    return 'must not contain "/", "+", "#" or NUL (it becomes one MQTT topic level)';
   if (name.startsWith('_')) return 'must not start with "_" (reserved for _nodes)';
   if (name.startsWith('$')) return 'must not start with "$" (reserved by MQTT brokers)';
   return undefined;
@@ -58,6 +59,7 @@ export function parseTopic(topic: string): ParsedTopic {
   if (parts.length === 6) {
     return { kind: 'tag', site, area: second, line: third, asset: parts[4]!, tag: parts[5]! };
   }
-  if (parts.length === 5) return { kind: 'asset', site, area: second, line: third, asset: parts[4]! };
+  if (parts.length === 5)
+    return { kind: 'asset', site, area: second, line: third, asset: parts[4]! };
   return { kind: 'other' };
 }

@@ -29,7 +29,14 @@ export const COIL_NAMES = [
 
 /** Holding registers from address 100 on. */
 export const REGISTER_BASE = 100;
-export const REGISTER_NAMES = ['motor_speed', 'motor_current', 'temperature', 'pressure', 'conveyor_speed', 'error_code'] as const;
+export const REGISTER_NAMES = [
+  'motor_speed',
+  'motor_current',
+  'temperature',
+  'pressure',
+  'conveyor_speed',
+  'error_code',
+] as const;
 
 export const WRITABLE_COILS: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6, 15, 16, 17]);
 
@@ -93,7 +100,10 @@ export class Micro820Model implements ModbusDevice {
     const target = running ? RATED_RPM : 0;
     // Soft starter: ~2 s up to rated speed; coasts down twice as fast.
     const rate = running ? RATED_RPM / 2 : RATED_RPM;
-    this.speed = target > this.speed ? Math.min(target, this.speed + rate * dt) : Math.max(target, this.speed - rate * dt);
+    this.speed =
+      target > this.speed
+        ? Math.min(target, this.speed + rate * dt)
+        : Math.max(target, this.speed - rate * dt);
     const fraction = this.speed / RATED_RPM;
     // Load wanders slowly between 50 % and 90 %: parts on the belt vary.
     const load = 0.7 + 0.2 * Math.sin(this.elapsedS / 37);
@@ -105,7 +115,8 @@ export class Micro820Model implements ModbusDevice {
 
   /** Simulates a fault: sets fault_alarm and error_code and trips the motor. */
   injectFault(code: number): void {
-    if (!Number.isInteger(code) || code < 1 || code > 5) throw new RangeError(`error code must be 1..5, got ${code}`);
+    if (!Number.isInteger(code) || code < 1 || code > 5)
+      throw new RangeError(`error code must be 1..5, got ${code}`);
     this.errorCode = code;
     this.runCommand = false;
     this.refresh(this.speed / RATED_RPM, 0.7);
@@ -121,7 +132,8 @@ export class Micro820Model implements ModbusDevice {
   }
 
   readBits(area: 'coil' | 'di', start: number, count: number): boolean[] {
-    if (area !== 'coil' || start + count > this.coils.length) throw new ModbusException(ExceptionCode.IllegalDataAddress);
+    if (area !== 'coil' || start + count > this.coils.length)
+      throw new ModbusException(ExceptionCode.IllegalDataAddress);
     return this.coils.slice(start, start + count);
   }
 
@@ -135,7 +147,8 @@ export class Micro820Model implements ModbusDevice {
 
   writeBits(start: number, values: boolean[]): void {
     values.forEach((_, i) => {
-      if (!WRITABLE_COILS.has(start + i)) throw new ModbusException(ExceptionCode.IllegalDataAddress);
+      if (!WRITABLE_COILS.has(start + i))
+        throw new ModbusException(ExceptionCode.IllegalDataAddress);
     });
     values.forEach((v, i) => this.writeCoil(start + i, v));
     this.refresh(this.speed / RATED_RPM, 0.7);
@@ -195,7 +208,8 @@ export class Micro820Model implements ModbusDevice {
     const sensor1 = this.forcedSensors[0] ?? (moving && phase >= 0.1 && phase < 0.4);
     const sensor2 = this.forcedSensors[1] ?? (moving && phase >= 0.6 && phase < 0.9);
     // A forced sensor holds only until the next part edge, like a bumped photo-eye.
-    if (moving && (phase < 0.1 || (phase >= 0.4 && phase < 0.6))) this.forcedSensors = [undefined, undefined];
+    if (moving && (phase < 0.1 || (phase >= 0.4 && phase < 0.6)))
+      this.forcedSensors = [undefined, undefined];
     const currentA = fraction > 0 ? 2 + 10 * load * fraction + noise(0.15) : 0;
     const pressurePsi = 60 + 30 * fraction + noise(1);
     const c = this.coils;

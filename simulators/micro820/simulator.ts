@@ -43,7 +43,11 @@ export class Micro820Simulator {
     this.options = { ...DEFAULT_MICRO820_OPTIONS, ...options };
     this.model = new Micro820Model(this.options.seed);
     this.server = new ModbusTcpServer(
-      { host: this.options.host, port: this.options.port, devices: new Map([[this.options.unitId, this.model]]) },
+      {
+        host: this.options.host,
+        port: this.options.port,
+        devices: new Map([[this.options.unitId, this.model]]),
+      },
       log,
     );
   }
@@ -63,7 +67,8 @@ export class Micro820Simulator {
       this.record(now);
     }, this.options.tickMs);
     const fault = this.options.fault;
-    if (fault) this.faultTimer = setTimeout(() => this.model.injectFault(fault.code), fault.afterMs);
+    if (fault)
+      this.faultTimer = setTimeout(() => this.model.injectFault(fault.code), fault.afterMs);
     return this.port;
   }
 
@@ -88,6 +93,7 @@ export class Micro820Simulator {
   private record(at: number): void {
     if (this.options.historyMs <= 0) return;
     this.history.push({ at, ...this.model.snapshot() });
-    while (this.history.length > 0 && this.history[0]!.at < at - this.options.historyMs) this.history.shift();
+    while (this.history.length > 0 && this.history[0]!.at < at - this.options.historyMs)
+      this.history.shift();
   }
 }

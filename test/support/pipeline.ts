@@ -13,7 +13,14 @@ export const EXAMPLE = 'deploy/examples/micro820.yaml';
 
 /** The shipped example config, pointed at a simulator port and a broker. */
 export function exampleEnv(plcPort: number, mqttUrl: string): NodeJS.ProcessEnv {
-  return { PLC_HOST: '127.0.0.1', PLC_PORT: String(plcPort), MQTT_URL: mqttUrl, MQTT_USERNAME: '', MQTT_PASSWORD: '', LOG_LEVEL: 'info' };
+  return {
+    PLC_HOST: '127.0.0.1',
+    PLC_PORT: String(plcPort),
+    MQTT_URL: mqttUrl,
+    MQTT_USERNAME: '',
+    MQTT_PASSWORD: '',
+    LOG_LEVEL: 'info',
+  };
 }
 
 export async function startSimulator(port = 0): Promise<Micro820Simulator> {
@@ -31,7 +38,10 @@ export async function startGateway(config: Record<string, unknown>): Promise<Run
   return gateway;
 }
 
-export async function startAgent(plcPort: number, mqttUrl: string): Promise<{ agent: Running; config: AgentConfig }> {
+export async function startAgent(
+  plcPort: number,
+  mqttUrl: string,
+): Promise<{ agent: Running; config: AgentConfig }> {
   const env = exampleEnv(plcPort, mqttUrl);
   const config = await loadAgentConfig(EXAMPLE, env);
   const agent = startCli(['agent', '--config', EXAMPLE], env);
@@ -48,14 +58,21 @@ export interface StoredPoint {
  * Points whose value the simulator never served within one poll interval of the point's
  * timestamp. Empty means every stored value is one the PLC really had at that time (±1 poll).
  */
-export function mismatches(sim: Micro820Simulator, config: AgentConfig, tagName: string, points: StoredPoint[]): string[] {
+export function mismatches(
+  sim: Micro820Simulator,
+  config: AgentConfig,
+  tagName: string,
+  points: StoredPoint[],
+): string[] {
   const device = config.devices[0]!;
   const tag = device.tags.find((t) => t.name === tagName);
   if (!tag) return [`no tag ${tagName} in the config`];
   const address = parseAddress(tag.address);
   const poll = device.pollIntervalMs;
   const served = (raw: { coils: boolean[]; registers: number[] }) => {
-    const value = AREAS[address.area].bits ? raw.coils[address.offset]! : raw.registers[address.offset - REGISTER_BASE]!;
+    const value = AREAS[address.area].bits
+      ? raw.coils[address.offset]!
+      : raw.registers[address.offset - REGISTER_BASE]!;
     const eng = toEngineering(value, tag.scale, tag.offset);
     return typeof eng === 'boolean' ? Number(eng) : eng;
   };
@@ -64,7 +81,9 @@ export function mismatches(sim: Micro820Simulator, config: AgentConfig, tagName:
     const candidates = sim.servedBetween(p.ts - poll, p.ts + poll).map(served);
     const stored = typeof p.value === 'boolean' ? Number(p.value) : p.value;
     if (!candidates.some((c) => Math.abs(c - stored) < 1e-9)) {
-      out.push(`${tagName}@${p.ts}: stored ${stored}, simulator served ${[...new Set(candidates)].join('|') || 'nothing'} within ±${poll} ms`);
+      out.push(
+        `${tagName}@${p.ts}: stored ${stored}, simulator served ${[...new Set(candidates)].join('|') || 'nothing'} within ±${poll} ms`,
+      );
     }
   }
   return out;

@@ -28,8 +28,17 @@ export interface Running {
 }
 
 /** Starts a process we own, capturing stdout and stderr together. */
-export function start(command: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Running {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
+export function start(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+): Running {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+  });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -41,7 +50,10 @@ export function start(command: string, args: string[], env: NodeJS.ProcessEnv = 
       try {
         await waitFor(`${command} output ${pattern}`, () => pattern.test(out), timeoutMs);
       } catch (err) {
-        throw new Error(`${(err as Error).message}\n--- output of ${command} ${args.join(' ')} ---\n${out.slice(-4000)}`);
+        throw new Error(
+          `${(err as Error).message}\n--- output of ${command} ${args.join(' ')} ---\n${out.slice(-4000)}`,
+          { cause: err },
+        );
       }
     },
     stop: async (signal = 'SIGTERM') => {
@@ -60,8 +72,14 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

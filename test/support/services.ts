@@ -25,13 +25,22 @@ function tempDir(name: string): string {
 
 async function ready(name: string, running: Running, probe: () => Promise<boolean>): Promise<void> {
   try {
-    await waitFor(`${name} to accept connections`, async () => {
-      if (running.child.exitCode !== null) throw new Error(`${name} exited with ${running.child.exitCode}`);
-      return probe();
-    }, 20_000, 100);
+    await waitFor(
+      `${name} to accept connections`,
+      async () => {
+        if (running.child.exitCode !== null)
+          throw new Error(`${name} exited with ${running.child.exitCode}`);
+        return probe();
+      },
+      20_000,
+      100,
+    );
   } catch (err) {
     await running.stop('SIGKILL');
-    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${running.output().slice(-3000)}`);
+    throw new Error(
+      `${(err as Error).message}\n--- ${name} output ---\n${running.output().slice(-3000)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -72,7 +81,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Se
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? tempDir('mosquitto');
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n`);
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n`,
+  );
   chmodSync(conf, 0o644);
   const bin = '/usr/sbin/mosquitto';
   const running = start(bin, ['-c', conf]);
@@ -91,7 +103,11 @@ export async function startVictoriaMetrics(): Promise<Service> {
     '-loggerLevel=ERROR',
   ]);
   const url = `http://127.0.0.1:${port}`;
-  await ready('victoria-metrics', running, async () => (await fetch(`${url}/health`).catch(() => undefined))?.ok === true);
+  await ready(
+    'victoria-metrics',
+    running,
+    async () => (await fetch(`${url}/health`).catch(() => undefined))?.ok === true,
+  );
   return service(port, url, dir, running);
 }
 
@@ -104,7 +120,10 @@ export interface VmSeries {
 /** Every series matching `match`, after forcing VictoriaMetrics to make fresh rows searchable. */
 export async function vmExport(url: string, match: string): Promise<VmSeries[]> {
   await fetch(`${url}/internal/force_flush`);
-  const res = await fetch(`${url}/api/v1/export`, { method: 'POST', body: new URLSearchParams({ 'match[]': match }) });
+  const res = await fetch(`${url}/api/v1/export`, {
+    method: 'POST',
+    body: new URLSearchParams({ 'match[]': match }),
+  });
   if (!res.ok) throw new Error(`export failed: HTTP ${res.status} ${await res.text()}`);
   return (await res.text())
     .split('\n')
@@ -143,7 +162,11 @@ export async function startInfluxDb1(database = 'sensors'): Promise<Service> {
   );
   const running = start('influxd', ['run', '-config', conf]);
   const url = `http://127.0.0.1:${port}`;
-  await ready('influxd', running, async () => (await fetch(`${url}/ping`).catch(() => undefined))?.status === 204);
+  await ready(
+    'influxd',
+    running,
+    async () => (await fetch(`${url}/ping`).catch(() => undefined))?.status === 204,
+  );
   await influxQuery(url, `CREATE DATABASE "${database}"`);
   return service(port, url, dir, running);
 }
@@ -160,8 +183,12 @@ export async function influxQuery(url: string, q: string, db?: string): Promise<
   const params = new URLSearchParams({ q, epoch: 'ms' });
   if (db) params.set('db', db);
   const res = await fetch(`${url}/query`, { method: 'POST', body: params });
-  const body = (await res.json()) as { results?: { series?: InfluxSeries[]; error?: string }[]; error?: string };
+  const body = (await res.json()) as {
+    results?: { series?: InfluxSeries[]; error?: string }[];
+    error?: string;
+  };
   const first = body.results?.[0];
-  if (!res.ok || body.error || first?.error) throw new Error(`InfluxQL "${q}" failed: ${body.error ?? first?.error ?? res.status}`);
+  if (!res.ok || body.error || first?.error)
+    throw new Error(`InfluxQL "${q}" failed: ${body.error ?? first?.error ?? res.status}`);
   return first?.series ?? [];
 }
