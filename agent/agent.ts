@@ -2,14 +2,14 @@ import type { MqttClient } from 'mqtt';
 import { sleep } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { parseAddress } from '../protocols/modbus/address.js';
-import { defaultDataType } from '../protocols/modbus/codec.js';
-import { ModbusTcpSource } from '../protocols/modbus/tcp-source.js';
+import { ModbusDeviceSource } from '../protocols/modbus/device-source.js';
+import { describeTransport, ModbusLine } from '../protocols/modbus/line.js';
+import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
 import { encodeTagPayload, type TagManifest } from '../protocols/mqtt/payload.js';
 import { nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import type { Reading, TagSource } from '../protocols/types.js';
-import type { AgentConfig, DeviceConfig } from './config.js';
+import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
 import { Publisher, type PublisherStats } from './publisher.js';
 import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
 
@@ -51,6 +51,7 @@ export class Agent {
   private client?: MqttClient;
   private publisher?: Publisher;
   private readonly devices: DeviceRuntime[] = [];
+  private readonly lines = new Map<string, ModbusLine>();
   private readonly stopping = new AbortController();
   private loops: Promise<void>[] = [];
   private samplesRead = 0;
@@ -94,7 +95,7 @@ export class Agent {
       {
         devices: this.devices.map((d) => ({
           name: d.config.name,
-          host: `${d.config.host}:${d.config.port}`,
+          line: describeTransport(lineTransport(d.config)),
           unit: d.config.unitId,
           tags: d.tags.size,
           requests: d.requests,
@@ -114,6 +115,7 @@ export class Agent {
     this.stopping.abort();
     await Promise.all(this.loops);
     await Promise.all(this.devices.map((d) => d.source.close()));
+    await Promise.all([...this.lines.values()].map((l) => l.close()));
     const client = this.client;
     if (!client) return;
     if (client.connected) {
@@ -165,7 +167,6 @@ export class Agent {
   private buildDevice(device: DeviceConfig): DeviceRuntime {
     const tags = new Map<string, TagRuntime>();
     const specs = device.tags.map((t) => {
-      const address = parseAddress(t.address);
       const asset = t.asset ?? device.asset;
       const id = `${asset}/${t.name}`;
       tags.set(id, {
@@ -186,19 +187,43 @@ export class Agent {
         writable: t.writable,
         unit: t.unit,
       });
-      return { id, address, type: t.type ?? defaultDataType(address.area), wordOrder: t.wordOrder };
+      const spec = resolveTag(id, t, device.byteOrder);
+      if (spec.note)
+        this.log.info(
+          { device: device.name, tag: t.name, note: spec.note },
+          'classic address converted',
+        );
+      return spec;
     });
-    const source = new ModbusTcpSource(
+    const log = this.deps.log.child({ component: 'modbus', node: this.config.node });
+    const transport = lineTransport(device);
+    const lineKey = describeTransport(transport);
+    let line = this.lines.get(lineKey);
+    if (!line) {
+      // Devices on one line share its connection; the first device's timing settings apply to it.
+      line = new ModbusLine(
+        {
+          transport,
+          timeoutMs: device.timeoutMs,
+          maxInflight: device.maxInflight,
+          interRequestDelayMs: device.interRequestDelayMs,
+        },
+        log,
+      );
+      this.lines.set(lineKey, line);
+    }
+    const source = new ModbusDeviceSource(
       {
         name: device.name,
-        host: device.host,
-        port: device.port,
         unitId: device.unitId,
-        timeoutMs: device.timeoutMs,
         maxGap: device.maxGap,
+        maxRegistersPerRead: device.maxRegistersPerRead,
+        maxBitsPerRead: device.maxBitsPerRead,
+        retries: device.retries,
       },
       specs,
-      this.deps.log.child({ component: 'modbus', node: this.config.node }),
+      line,
+      log,
     );
     return {
       config: device,

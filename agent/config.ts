@@ -1,8 +1,16 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { loadConfigFile } from '../core/config/load.js';
-import { AddressError, AREAS, parseAddress } from '../protocols/modbus/address.js';
-import { DATA_TYPES } from '../protocols/modbus/codec.js';
+import { errorMessage } from '../core/errors.js';
+import { AddressError, AREAS } from '../protocols/modbus/address.js';
+import {
+  BYTE_ORDERS,
+  DATA_TYPE_NAMES,
+  isDataTypeName,
+  parseDataType,
+} from '../protocols/modbus/codec.js';
+import { describeTransport, type LineTransport } from '../protocols/modbus/line.js';
+import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { brokerSchema } from '../protocols/mqtt/broker.js';
 import { topicLevelProblem } from '../protocols/mqtt/topics.js';
 
@@ -12,6 +20,8 @@ const topicLevel = (what: string) =>
     if (problem) ctx.addIssue({ code: 'custom', message: `${what} "${s}" ${problem}` });
   });
 
+const byteOrder = z.enum(BYTE_ORDERS, { error: () => `must be one of ${BYTE_ORDERS.join(', ')}` });
+
 export const tagSchema = z
   .strictObject({
     name: topicLevel('tag name').describe('Tag name; the last MQTT topic level'),
@@ -19,24 +29,28 @@ export const tagSchema = z
       .optional()
       .describe("Asset the tag belongs to; default: the device's asset"),
     address: z
+      .union([z.string(), z.int()])
+      .describe(
+        'Modbus address: coil:N, di:N, ir:N, hr:N (0-based), hr:N.bit, optionally :type:order (hr:100:float32:CDAB); or classic 1-based 40101',
+      ),
+    type: z
       .string()
       .superRefine((s, ctx) => {
         try {
-          parseAddress(s);
+          parseDataType(s);
         } catch (err) {
-          if (err instanceof AddressError) ctx.addIssue({ code: 'custom', message: err.message });
-          else throw err;
+          ctx.addIssue({ code: 'custom', message: errorMessage(err) });
         }
       })
-      .describe('Modbus address, 0-based: coil:N, di:N, hr:N, ir:N'),
-    type: z
-      .enum(DATA_TYPES, { error: () => `must be one of ${DATA_TYPES.join(', ')}` })
       .optional()
-      .describe('Data type; default bool for coil/di, uint16 for hr/ir'),
-    wordOrder: z
-      .enum(['big', 'little'])
-      .default('big')
-      .describe('32-bit word order: big = high word first (ABCD)'),
+      .describe(
+        `Data type: ${DATA_TYPE_NAMES}; default bool for coil/di and register bits, uint16 for registers`,
+      ),
+    byteOrder: byteOrder
+      .optional()
+      .describe(
+        "ABCD (big-endian), DCBA, BADC (byte swap) or CDAB (word swap); default: the device's",
+      ),
     scale: z
       .number()
       .refine(Number.isFinite, 'must be a finite number')
@@ -57,30 +71,19 @@ export const tagSchema = z
       .describe('Allow writes to this tag (off by default: nothing writes to a PLC unless marked)'),
     description: z.string().optional(),
   })
-  .superRefine((tag, ctx) => {
-    let area;
-    try {
-      area = parseAddress(tag.address).area;
-    } catch {
-      return; // reported on `address` already
-    }
-    if (tag.type && AREAS[area].bits && tag.type !== 'bool') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['type'],
-        message: `a ${AREAS[area].label} holds one bit; type must be bool, not ${tag.type}`,
-      });
-    }
-    if (tag.writable && !AREAS[area].writable) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['writable'],
-        message: `${tag.address} is a ${AREAS[area].label}, which Modbus cannot write; use a coil or holding register`,
-      });
-    }
-  });
+  .describe('One value read from the device');
 
-const PROTOCOLS = ['modbus-tcp'] as const;
+const PROTOCOLS = ['modbus-tcp', 'modbus-rtu', 'modbus-rtu-over-tcp'] as const;
+
+export const serialSchema = z
+  .strictObject({
+    path: z.string().min(1).describe('Serial device, e.g. /dev/ttyUSB0'),
+    baudRate: z.int().positive().default(9600).describe('Bits per second'),
+    parity: z.enum(['none', 'even', 'odd']).default('none'),
+    dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+  })
+  .describe('Serial line settings for modbus-rtu');
 
 export const deviceSchema = z
   .strictObject({
@@ -90,10 +93,21 @@ export const deviceSchema = z
         error: (iss) =>
           `unknown protocol ${JSON.stringify(iss.input)}; supported: ${PROTOCOLS.join(', ')}`,
       })
-      .describe('Protocol driver'),
-    host: z.string().min(1).describe('PLC host name or IP address'),
+      .describe('modbus-tcp, modbus-rtu (serial) or modbus-rtu-over-tcp (serial gateway)'),
+    host: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PLC or gateway host (modbus-tcp, modbus-rtu-over-tcp)'),
     port: z.int().min(1).max(65535).default(502).describe('TCP port'),
-    unitId: z.int().min(0).max(255).default(1).describe('Modbus unit id (slave id)'),
+    serial: serialSchema.optional(),
+    unitId: z
+      .int()
+      .min(0)
+      .max(255)
+      .default(1)
+      .describe('Modbus unit id (slave id); devices on one line differ by it'),
+    byteOrder: byteOrder.default('ABCD').describe('Default byte order of multi-byte values'),
     asset: topicLevel('asset').describe("Default asset for this device's tags"),
     pollIntervalMs: z
       .int()
@@ -105,13 +119,91 @@ export const deviceSchema = z
       .min(10, 'must be at least 10 ms')
       .default(1000)
       .describe('Response timeout per request, ms'),
+    retries: z
+      .int()
+      .min(0)
+      .max(5)
+      .default(1)
+      .describe('Extra attempts of a request that timed out'),
+    interRequestDelayMs: z
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(0)
+      .describe('Pause between requests on the line, for slow devices, ms'),
+    maxInflight: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe('Requests in flight per TCP connection, where the device allows (RTU: always 1)'),
     maxGap: z
       .int()
       .min(0)
       .max(124)
       .default(8)
       .describe('Unused registers a read may span to merge two requests'),
+    maxRegistersPerRead: z
+      .int()
+      .min(1)
+      .max(125)
+      .default(125)
+      .describe('Device limit on registers per read'),
+    maxBitsPerRead: z
+      .int()
+      .min(1)
+      .max(2000)
+      .default(2000)
+      .describe('Device limit on coils/inputs per read'),
     tags: z.array(tagSchema).min(1, 'a device needs at least one tag'),
+  })
+  .superRefine((device, ctx) => {
+    if (device.protocol === 'modbus-rtu' && !device.serial) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serial'],
+        message: 'modbus-rtu needs serial: { path: /dev/ttyUSB0, baudRate: 9600, … }',
+      });
+    }
+    if (device.protocol !== 'modbus-rtu' && !device.host) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: `${device.protocol} needs host: the PLC's IP address or name`,
+      });
+    }
+    device.tags.forEach((tag, i) => {
+      let spec;
+      try {
+        spec = resolveTag(tag.name, tag, device.byteOrder);
+      } catch (err) {
+        // An unknown type name is already reported on the type field itself.
+        if (
+          err instanceof AddressError &&
+          err.field === 'type' &&
+          tag.type !== undefined &&
+          !isDataTypeName(tag.type)
+        )
+          return;
+        const field = err instanceof AddressError ? err.field : 'address';
+        ctx.addIssue({ code: 'custom', path: ['tags', i, field], message: errorMessage(err) });
+        return;
+      }
+      const area = AREAS[spec.address.area];
+      if (tag.writable && !area.writable) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tags', i, 'writable'],
+          message: `${tag.address} is a ${area.label}, which Modbus cannot write; use a coil or holding register`,
+        });
+      } else if (tag.writable && spec.address.bit !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tags', i, 'writable'],
+          message: `${tag.address} is one bit of a register; writing it would race the PLC (read-modify-write), so it cannot be writable`,
+        });
+      }
+    });
   })
   .describe('A PLC this node polls');
 
@@ -163,7 +255,29 @@ export const agentConfigSchema = z
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
     const tags = new Map<string, string>();
+    const lines = new Map<string, { index: number; serial: string; unitIds: Set<number> }>();
     config.devices.forEach((d, i) => {
+      const line = describeTransport(lineTransport(d));
+      const serial = JSON.stringify(d.serial ?? null);
+      const shared = lines.get(line);
+      if (!shared) lines.set(line, { index: i, serial, unitIds: new Set([d.unitId]) });
+      else {
+        if (shared.serial !== serial) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'serial'],
+            message: `devices on one serial line need the same settings as devices[${shared.index}]`,
+          });
+        }
+        if (shared.unitIds.has(d.unitId)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'unitId'],
+            message: `unit id ${d.unitId} is already used on ${line} by devices[${shared.index}] or another device`,
+          });
+        }
+        shared.unitIds.add(d.unitId);
+      }
       const first = seen.get(d.name);
       if (first !== undefined)
         ctx.addIssue({
@@ -192,6 +306,26 @@ export const agentConfigSchema = z
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type DeviceConfig = AgentConfig['devices'][number];
 export type TagConfig = DeviceConfig['tags'][number];
+
+/** The connection a device's requests travel on; devices with the same one share it. */
+export function lineTransport(d: DeviceConfig): LineTransport {
+  if (d.protocol === 'modbus-rtu') {
+    const s = d.serial!;
+    return {
+      kind: 'rtu',
+      path: s.path,
+      baudRate: s.baudRate,
+      parity: s.parity,
+      dataBits: s.dataBits,
+      stopBits: s.stopBits,
+    };
+  }
+  return {
+    kind: d.protocol === 'modbus-tcp' ? 'tcp' : 'rtu-over-tcp',
+    host: d.host!,
+    port: d.port,
+  };
+}
 
 export function loadAgentConfig(
   file: string,

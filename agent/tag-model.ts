@@ -21,14 +21,14 @@ export interface TagRuntime {
  * than 25.300000000000001 in every dashboard downstream.
  */
 export function toEngineering(raw: TagValue, scale: number, offset: number): TagValue {
-  if (typeof raw === 'boolean') return raw;
+  if (typeof raw !== 'number') return raw;
   if (scale === 1 && offset === 0) return raw;
   return Number((raw * scale + offset).toPrecision(12));
 }
 
 /** Inverse of toEngineering, for writes; the codec then checks the raw value fits its type. */
 export function toRaw(value: TagValue, scale: number, offset: number, integer: boolean): TagValue {
-  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'number') return value;
   const raw = (value - offset) / scale;
   return integer ? Math.round(raw) : raw;
 }

@@ -24,6 +24,7 @@ const msTime = (v: string | number | Date | undefined) => (v === undefined ? und
  * InfluxDB line protocol for one point, millisecond precision. `value` is always a float, bits
  * as 0/1: InfluxDB fixes a field's type per measurement and shard, so booleans beside floats in
  * one `value` field make every write of the other type fail with "field type conflict".
+ * String tags (serial numbers, recipe names) go to a `text` field for the same reason.
  */
 export function toLine(p: TagPoint): string {
   const point = new Point(TAG_MEASUREMENT)
@@ -35,6 +36,7 @@ export function toLine(p: TagPoint): string {
     .stringField('quality', p.quality)
     .timestamp(p.ts);
   if (p.node) point.tag('node', p.node);
-  if (p.value !== null) point.floatField('value', Number(p.value));
+  if (typeof p.value === 'string') point.stringField('text', p.value);
+  else if (p.value !== null) point.floatField('value', Number(p.value));
   return point.toLineProtocol({ convertTime: msTime })!;
 }

@@ -2,7 +2,7 @@
 
 export type Quality = 'good' | 'bad' | 'uncertain';
 
-export type TagValue = number | boolean;
+export type TagValue = number | boolean | string;
 
 /** One tag's value as a driver read it: raw (before scale/offset), with its quality. */
 export interface Reading {

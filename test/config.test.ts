@@ -135,7 +135,7 @@ describe('agent config', () => {
       'unknown data type',
       variant((d) => (d.devices[0].tags[20].type = 'double')),
       {},
-      /^devices\[0\]\.tags\[20\]\.type: must be one of bool, int16/,
+      /^devices\[0\]\.tags\[20\]\.type: "double" is not a data type; expected one of bool, int16/,
     ],
     [
       'topic wildcard in a name',

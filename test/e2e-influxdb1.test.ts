@@ -67,7 +67,9 @@ describe('simulator → agent → Mosquitto → gateway → InfluxDB 1.6 (/write
     for (const s of series) {
       expect(s.columns).toEqual(['time', 'value', 'quality', 'node']);
       const tag = s.tags!.tag!;
-      const bits = config.devices[0]!.tags.find((t) => t.name === tag)!.address.startsWith('coil');
+      const bits = config.devices[0]!.tags.find((t) => t.name === tag)!
+        .address.toString()
+        .startsWith('coil');
       for (const [, value, quality, node] of s.values) {
         expect(quality).toBe('good');
         expect(node).toBe('edge-01');

@@ -85,7 +85,7 @@ describe('simulator → agent → Mosquitto → gateway → VictoriaMetrics', ()
     const topic = 'factorylm/plant1/packaging/line1/conveyor1/probe';
     for (const junk of [
       'not json',
-      '{"v":"x","ts":1}',
+      '{"v":[1],"ts":1732480000123}',
       '{"v":1,"ts":1732480000123,"q":"meh"}',
       '',
     ]) {

@@ -1,9 +1,10 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../agent/config.js';
-import { parseAddress } from '../protocols/modbus/address.js';
-import { defaultDataType } from '../protocols/modbus/codec.js';
-import { ModbusTcpSource, type ModbusTagSpec } from '../protocols/modbus/tcp-source.js';
+import { ModbusDeviceSource, type ModbusTagSpec } from '../protocols/modbus/device-source.js';
+import { ModbusLine } from '../protocols/modbus/line.js';
+import { resolveTag } from '../protocols/modbus/tag-spec.js';
+import type { TagValue } from '../protocols/types.js';
 import {
   COIL_NAMES,
   ErrorCode,
@@ -15,9 +16,19 @@ import { runCli } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 
 let sim: Micro820Simulator;
-let source: ModbusTcpSource;
+let line: ModbusLine;
+let source: ModbusDeviceSource;
 
-async function readAll(): Promise<Map<string, number | boolean | null>> {
+function tcpLine(port: number): ModbusLine {
+  return new ModbusLine({
+    transport: { kind: 'tcp', host: '127.0.0.1', port },
+    timeoutMs: 1000,
+    maxInflight: 1,
+    interRequestDelayMs: 0,
+  });
+}
+
+async function readAll(): Promise<Map<string, TagValue | null>> {
   const readings = await source.read();
   expect(readings.filter((r) => r.quality !== 'good')).toEqual([]);
   return new Map(readings.map((r) => [r.id, r.value]));
@@ -27,19 +38,9 @@ beforeAll(async () => {
   sim = new Micro820Simulator({ port: 0, tickMs: 20 });
   const port = await sim.start();
   const config = await loadAgentConfig('deploy/examples/micro820.yaml', { PLC_PORT: String(port) });
-  const specs: ModbusTagSpec[] = config.devices[0]!.tags.map((t) => {
-    const address = parseAddress(t.address);
-    return {
-      id: t.name,
-      address,
-      type: t.type ?? defaultDataType(address.area),
-      wordOrder: t.wordOrder,
-    };
-  });
-  source = new ModbusTcpSource(
-    { name: 'micro820', host: '127.0.0.1', port, unitId: 1, timeoutMs: 1000, maxGap: 8 },
-    specs,
-  );
+  const specs: ModbusTagSpec[] = config.devices[0]!.tags.map((t) => resolveTag(t.name, t, 'ABCD'));
+  line = tcpLine(port);
+  source = new ModbusDeviceSource({ name: 'micro820', unitId: 1 }, specs, line);
 });
 
 afterAll(async () => {
@@ -126,26 +127,61 @@ describe('Micro 820 simulator over Modbus TCP', () => {
   });
 
   it('answers unmapped addresses with exception 2, which the driver reports as bad quality', async () => {
-    const bad = new ModbusTcpSource(
-      { name: 'bad', host: '127.0.0.1', port: sim.port, unitId: 1, timeoutMs: 1000, maxGap: 0 },
+    const bad = new ModbusDeviceSource(
+      { name: 'bad', unitId: 1, maxGap: 0 },
       [
         {
           id: 'ok',
           address: { area: 'hr', offset: REGISTER_BASE },
-          type: 'uint16',
-          wordOrder: 'big',
+          format: { type: 'uint16', order: 'ABCD' },
         },
-        { id: 'missing', address: { area: 'hr', offset: 5 }, type: 'uint16', wordOrder: 'big' },
+        {
+          id: 'missing',
+          address: { area: 'hr', offset: 5 },
+          format: { type: 'uint16', order: 'ABCD' },
+        },
       ],
+      line,
     );
     const readings = await bad.read();
-    await bad.close();
     expect(readings.find((r) => r.id === 'missing')).toMatchObject({
       quality: 'bad',
       value: null,
       reason: 'exception 2 (illegal data address)',
     });
     expect(readings.find((r) => r.id === 'ok')).toMatchObject({ quality: 'good' });
+    expect(bad.status.exceptions).toBe(1);
+  });
+
+  it('isolates an address the PLC refuses instead of failing the whole merged block', async () => {
+    const tags: ModbusTagSpec[] = [95, 100, 101, 102].map((offset) => ({
+      id: `hr${offset}`,
+      address: { area: 'hr', offset },
+      format: { type: 'uint16', order: 'ABCD' },
+    }));
+    const device = new ModbusDeviceSource({ name: 'holes', unitId: 1, maxGap: 8 }, tags, line);
+    expect(device.requestCount).toBe(1);
+    const first = await device.read();
+    expect(first.find((r) => r.id === 'hr95')).toMatchObject({
+      quality: 'bad',
+      reason: 'exception 2 (illegal data address)',
+    });
+    expect(first.filter((r) => r.quality === 'good').map((r) => r.id)).toEqual([
+      'hr100',
+      'hr101',
+      'hr102',
+    ]);
+    // Re-planned: the bad address alone, the good ones merged again, and no more refusals for them.
+    expect(device.requestCount).toBe(2);
+    expect(device.status.blockedAddresses).toEqual(['hr:95']);
+    const exceptions = device.status.exceptions;
+    const second = await device.read();
+    expect(second.filter((r) => r.quality === 'good').map((r) => r.id)).toEqual([
+      'hr100',
+      'hr101',
+      'hr102',
+    ]);
+    expect(device.status.exceptions).toBe(exceptions + 1);
   });
 
   it('closes a connection that sends garbage and keeps serving others', async () => {

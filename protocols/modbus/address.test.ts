@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressError, parseAddress, parseRange } from './address.js';
+import { AddressError, parseAddress, parseRange, parseTagAddress } from './address.js';
 
 describe('parseAddress', () => {
   it.each([
@@ -42,5 +42,88 @@ describe('parseRange', () => {
     ['hr:0..70000', /above 65535/],
   ])('rejects %s', (text, message) => {
     expect(() => parseRange(text)).toThrow(message);
+  });
+});
+
+describe('parseTagAddress', () => {
+  it.each<[string | number, object]>([
+    ['hr:100', { area: 'hr', offset: 100 }],
+    ['hr:100.3', { area: 'hr', offset: 100, bit: 3 }],
+    ['ir:7.15', { area: 'ir', offset: 7, bit: 15 }],
+    ['hr:100:float32', { area: 'hr', offset: 100, type: 'float32' }],
+    ['hr:100:float32:CDAB', { area: 'hr', offset: 100, type: 'float32', order: 'CDAB' }],
+    ['hr:10:string(8):BADC', { area: 'hr', offset: 10, type: 'string', length: 8, order: 'BADC' }],
+    ['coil:3:bool', { area: 'coil', offset: 3, type: 'bool' }],
+    [
+      40101,
+      {
+        area: 'hr',
+        offset: 100,
+        note: 'classic 1-based address 40101 is hr:100 (0-based holding register 100)',
+      },
+    ],
+    [
+      '400101',
+      {
+        area: 'hr',
+        offset: 100,
+        note: 'classic 1-based address 400101 is hr:100 (0-based holding register 100)',
+      },
+    ],
+    [
+      '30001',
+      {
+        area: 'ir',
+        offset: 0,
+        note: 'classic 1-based address 30001 is ir:0 (0-based input register 0)',
+      },
+    ],
+    [
+      '10005',
+      {
+        area: 'di',
+        offset: 4,
+        note: 'classic 1-based address 10005 is di:4 (0-based discrete input 4)',
+      },
+    ],
+    [
+      '00001',
+      { area: 'coil', offset: 0, note: 'classic 1-based address 00001 is coil:0 (0-based coil 0)' },
+    ],
+    [
+      '465536',
+      {
+        area: 'hr',
+        offset: 65535,
+        note: 'classic 1-based address 465536 is hr:65535 (0-based holding register 65535)',
+      },
+    ],
+    [
+      '40001.2',
+      {
+        area: 'hr',
+        offset: 0,
+        bit: 2,
+        note: 'classic 1-based address 40001.2 is hr:0.2 (0-based holding register 0)',
+      },
+    ],
+  ])('%s', (text, expected) => {
+    expect(parseTagAddress(text)).toEqual(expected);
+  });
+
+  it.each<[string | number, RegExp]>([
+    ['HR40001x', /"HR40001x" is not a Modbus address; expected e\.g\. "hr:100"/],
+    ['hr:100.16', /bit 16 is beyond 15/],
+    ['coil:1.2', /\.bit applies to registers/],
+    ['hr:1:double', /"double" is not a data type/],
+    ['hr:1:float32:ABDC', /byte order ABDC is not one of/],
+    ['coil:1:uint16', /holds one bit; its type is bool/],
+    ['hr:1.2:uint16', /a register bit is a bool/],
+    ['40000', /classic addresses count from 1/],
+    [1, /a classic address has 5 or 6 digits \(quote it in YAML/],
+    ['20001', /not a Modbus address/],
+  ])('rejects %s', (text, message) => {
+    expect(() => parseTagAddress(text)).toThrow(AddressError);
+    expect(() => parseTagAddress(text)).toThrow(message);
   });
 });

@@ -1,3 +1,5 @@
+import { BYTE_ORDERS, parseDataType, type ByteOrder, type DataType } from './codec.js';
+
 /** Modbus data areas, keyed by the short names used in configs and on the command line. */
 export type Area = 'coil' | 'di' | 'hr' | 'ir';
 
@@ -32,6 +34,13 @@ export interface ModbusRange extends ModbusAddress {
 
 export class AddressError extends Error {
   override name = 'AddressError';
+  constructor(
+    message: string,
+    /** The tag field at fault, when it is not the address itself. */
+    readonly field: 'address' | 'type' | 'byteOrder' = 'address',
+  ) {
+    super(message);
+  }
 }
 
 const EXAMPLES = 'expected e.g. "hr:100", "coil:3", "di:0", "ir:7"';
@@ -65,6 +74,96 @@ export function parseRange(text: string): ModbusRange {
   return { area: m[1] as Area, offset: start, count: end - start + 1 };
 }
 
-export function formatAddress(a: ModbusAddress): string {
-  return `${a.area}:${a.offset}`;
+export function formatAddress(a: ModbusAddress & { bit?: number }): string {
+  return `${a.area}:${a.offset}${a.bit === undefined ? '' : `.${a.bit}`}`;
+}
+
+/** The type a tag has when its config names none: a bit for coils and inputs, else one unsigned register. */
+export function defaultDataType(area: Area): DataType {
+  return AREAS[area].bits ? 'bool' : 'uint16';
+}
+
+/** A tag's full address: where it is, and optionally how its value is laid out. */
+export interface TagAddress extends ModbusAddress {
+  /** Bit of a register, 0 = least significant. */
+  bit?: number;
+  type?: DataType;
+  /** Characters, for `string(N)`. */
+  length?: number;
+  order?: ByteOrder;
+  /** How a classic 1-based address was converted, to show the user. */
+  note?: string;
+}
+
+const TAG_ADDRESS =
+  /^(coil|di|hr|ir):(\d{1,5})(?:\.(\d{1,2}))?(?::([a-z0-9()]+))?(?::([A-D]{4}))?$/;
+const CLASSIC = /^([0134])(\d{4,5})(?:\.(\d{1,2}))?$/;
+const CLASSIC_AREA: Record<string, Area> = { '0': 'coil', '1': 'di', '3': 'ir', '4': 'hr' };
+const TAG_EXAMPLES =
+  'expected e.g. "hr:100", "coil:3", "hr:100.3" (bit), "hr:100:float32:CDAB" or a classic "40101"';
+
+/**
+ * Parses a tag address: `area:offset[.bit][:type][:order]` (0-based, as on the wire), or the
+ * classic 1-based 5/6-digit form (`40101`, `400101` = hr:100; leading 0/1/3/4 = coil/di/ir/hr).
+ */
+export function parseTagAddress(input: string | number): TagAddress {
+  const text = String(input).trim();
+  const classic = CLASSIC.exec(text);
+  if (classic) {
+    const area = CLASSIC_AREA[classic[1]!]!;
+    const number = Number(classic[2]);
+    const max = classic[2]!.length === 4 ? 9999 : 65536;
+    if (number < 1 || number > max) {
+      throw new AddressError(
+        `"${text}": classic addresses count from 1; ${classic[2]} must be 1..${max}`,
+      );
+    }
+    const out: TagAddress = { area, offset: number - 1 };
+    const bit = classic[3];
+    if (bit !== undefined) out.bit = checkBit(text, area, Number(bit));
+    out.note = `classic 1-based address ${text} is ${formatAddress(out)} (0-based ${AREAS[area].label} ${number - 1})`;
+    return out;
+  }
+  const m = TAG_ADDRESS.exec(text);
+  if (!m) {
+    const hint = /^\d+$/.test(text)
+      ? '; a classic address has 5 or 6 digits (quote it in YAML when it starts with 0)'
+      : '';
+    throw new AddressError(`"${text}" is not a Modbus address; ${TAG_EXAMPLES}${hint}`);
+  }
+  const area = m[1] as Area;
+  const out: TagAddress = { area, offset: checkOffset(text, Number(m[2])) };
+  if (m[3] !== undefined) out.bit = checkBit(text, area, Number(m[3]));
+  if (m[4] !== undefined) {
+    try {
+      Object.assign(out, parseDataType(m[4]));
+    } catch (err) {
+      throw new AddressError(`"${text}": ${(err as Error).message}`);
+    }
+  }
+  if (m[5] !== undefined) {
+    if (!(BYTE_ORDERS as readonly string[]).includes(m[5])) {
+      throw new AddressError(
+        `"${text}": byte order ${m[5]} is not one of ${BYTE_ORDERS.join(', ')}`,
+      );
+    }
+    out.order = m[5] as ByteOrder;
+  }
+  if (AREAS[area].bits && out.type !== undefined && out.type !== 'bool') {
+    throw new AddressError(`"${text}": a ${AREAS[area].label} holds one bit; its type is bool`);
+  }
+  if (out.bit !== undefined && out.type !== undefined && out.type !== 'bool') {
+    throw new AddressError(`"${text}": a register bit is a bool, not ${out.type}`);
+  }
+  return out;
+}
+
+function checkBit(text: string, area: Area, bit: number): number {
+  if (AREAS[area].bits)
+    throw new AddressError(
+      `"${text}": .bit applies to registers, and a ${AREAS[area].label} is already one bit`,
+    );
+  if (bit > 15)
+    throw new AddressError(`"${text}": bit ${bit} is beyond 15; a register has bits 0..15`);
+  return bit;
 }

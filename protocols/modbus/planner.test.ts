@@ -139,3 +139,29 @@ describe('planReads', () => {
     }
   });
 });
+
+describe('planReads around refused addresses', () => {
+  const items = [item('a', 'hr', 100), item('b', 'hr', 102), item('c', 'hr', 104)];
+
+  it('reads isolated items alone and merges the rest', () => {
+    const plan = planReads(items, { isolated: (k) => k === 'b' });
+    expect(plan.map((r) => [r.start, r.count, r.items.map((i) => i.key)])).toEqual([
+      [100, 1, ['a']],
+      [102, 1, ['b']],
+      [104, 1, ['c']],
+    ]);
+    const plan2 = planReads([...items, item('d', 'hr', 105)], { isolated: (k) => k === 'a' });
+    expect(plan2.map((r) => [r.start, r.count])).toEqual([
+      [100, 1],
+      [102, 4],
+    ]);
+  });
+
+  it('never spans a blocked address, but still merges around it', () => {
+    const plan = planReads(items, { blocked: (area, a) => area === 'hr' && a === 101 });
+    expect(plan.map((r) => [r.start, r.count])).toEqual([
+      [100, 1],
+      [102, 3],
+    ]);
+  });
+});

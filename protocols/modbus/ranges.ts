@@ -1,21 +1,24 @@
 import { AREAS, formatAddress, parseRange } from './address.js';
-import { defaultDataType, REGISTER_COUNT, type DataType, type WordOrder } from './codec.js';
-import type { ModbusTagSpec } from './tcp-source.js';
+import { registerCount, type ByteOrder, type DataType } from './codec.js';
+import type { ModbusTagSpec } from './device-source.js';
 
-/** One tag per value in each range; registers step by the width of --type. */
+/** One tag per value in each range of the read tool; registers step by the width of the type. */
 export function specsForRanges(
   ranges: string[],
-  type: DataType | undefined,
-  wordOrder: WordOrder,
+  type: { type: DataType; length?: number } | undefined,
+  order: ByteOrder,
 ): ModbusTagSpec[] {
   return ranges.flatMap((text) => {
     const range = parseRange(text);
-    const t = AREAS[range.area].bits ? 'bool' : (type ?? defaultDataType(range.area));
-    const width = AREAS[range.area].bits ? 1 : REGISTER_COUNT[t];
+    const bits = AREAS[range.area].bits;
+    const format = bits
+      ? { type: 'bool' as const, order }
+      : { type: 'uint16' as const, order, ...type };
+    const width = bits ? 1 : registerCount(format);
     const specs: ModbusTagSpec[] = [];
     for (let offset = range.offset; offset + width <= range.offset + range.count; offset += width) {
       const address = { area: range.area, offset };
-      specs.push({ id: formatAddress(address), address, type: t, wordOrder });
+      specs.push({ id: formatAddress(address), address, format });
     }
     return specs;
   });

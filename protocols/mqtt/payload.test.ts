@@ -37,7 +37,8 @@ describe('tag payload', () => {
     ['not json', 'not-json'],
     ['[1,2]', 'not-object'],
     ['null', 'not-object'],
-    ['{"v":"12","ts":1732480000123}', 'bad-value'],
+    ['{"v":[12],"ts":1732480000123}', 'bad-value'],
+    ['{"v":{"a":1},"ts":1732480000123}', 'bad-value'],
     ['{"ts":1732480000123}', 'bad-value'],
     ['{"v":null,"ts":1732480000123,"q":"good"}', 'bad-value'],
     ['{"v":1,"ts":1732480000}', 'bad-timestamp'],
@@ -68,7 +69,7 @@ describe('asset payload', () => {
 
   it.each([
     ['{"ts":1732480000123,"v":[1]}', 'bad-value'],
-    ['{"ts":1732480000123,"v":{"a":"x"}}', 'bad-value'],
+    ['{"ts":1732480000123,"v":{"a":[1]}}', 'bad-value'],
     ['{"ts":1732480000123,"v":{"a":1},"q":{"a":"meh"}}', 'bad-quality'],
     ['{"ts":1,"v":{"a":1}}', 'bad-timestamp'],
   ])('rejects %s as %s', (text, reason) => {

@@ -49,7 +49,12 @@ function parseObject(buf: Buffer | string): Decoded<Record<string, unknown>> {
 }
 
 function isValue(v: unknown): v is TagValue | null {
-  return v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+  return (
+    v === null ||
+    typeof v === 'boolean' ||
+    typeof v === 'string' ||
+    (typeof v === 'number' && Number.isFinite(v))
+  );
 }
 
 function isTimestamp(ts: unknown): ts is number {
@@ -67,7 +72,7 @@ export function decodeTagPayload(buf: Buffer | string): Decoded<TagPayload> {
   if (!isValue(o.v))
     return fail(
       'bad-value',
-      `"v" must be a finite number, boolean or null, got ${JSON.stringify(o.v)}`,
+      `"v" must be a finite number, boolean, string or null, got ${JSON.stringify(o.v)}`,
     );
   if (!isTimestamp(o.ts))
     return fail('bad-timestamp', `"ts" must be epoch milliseconds, got ${JSON.stringify(o.ts)}`);
@@ -91,7 +96,7 @@ export function decodeAssetPayload(buf: Buffer | string): Decoded<AssetPayload> 
     return fail('bad-value', '"v" must be an object of tag: value');
   for (const [tag, v] of Object.entries(o.v)) {
     if (!isValue(v))
-      return fail('bad-value', `"v.${tag}" must be a finite number, boolean or null`);
+      return fail('bad-value', `"v.${tag}" must be a finite number, boolean, string or null`);
   }
   const value: AssetPayload = { ts: o.ts, v: o.v as Record<string, TagValue | null> };
   if (o.q !== undefined) {

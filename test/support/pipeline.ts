@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { toEngineering } from '../../agent/tag-model.js';
-import { AREAS, parseAddress } from '../../protocols/modbus/address.js';
+import { AREAS, parseTagAddress } from '../../protocols/modbus/address.js';
 import { REGISTER_BASE } from '../../simulators/micro820/model.js';
 import { Micro820Simulator } from '../../simulators/micro820/simulator.js';
 import { startCli, type Running } from './processes.js';
@@ -67,14 +67,13 @@ export function mismatches(
   const device = config.devices[0]!;
   const tag = device.tags.find((t) => t.name === tagName);
   if (!tag) return [`no tag ${tagName} in the config`];
-  const address = parseAddress(tag.address);
+  const address = parseTagAddress(tag.address);
   const poll = device.pollIntervalMs;
   const served = (raw: { coils: boolean[]; registers: number[] }) => {
     const value = AREAS[address.area].bits
       ? raw.coils[address.offset]!
       : raw.registers[address.offset - REGISTER_BASE]!;
-    const eng = toEngineering(value, tag.scale, tag.offset);
-    return typeof eng === 'boolean' ? Number(eng) : eng;
+    return Number(toEngineering(value, tag.scale, tag.offset));
   };
   const out: string[] = [];
   for (const p of points) {
