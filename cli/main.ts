@@ -7,6 +7,7 @@ import { registerDemo } from './demo.js';
 import { registerGateway } from './gateway.js';
 import { registerRead } from './read.js';
 import { registerSim } from './sim.js';
+import { registerWrite } from './write.js';
 
 const program = new Command('factorylm')
   .version(packageVersion())
@@ -17,6 +18,7 @@ registerAgent(program);
 registerGateway(program);
 registerSim(program);
 registerRead(program);
+registerWrite(program);
 registerConfig(program);
 registerDemo(program);
 
