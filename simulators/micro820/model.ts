@@ -4,7 +4,7 @@
  * deterministically; randomness comes from a seeded generator.
  */
 import { ExceptionCode, ModbusException } from '../../protocols/modbus/pdu.js';
-import type { ModbusDevice } from '../modbus-tcp-server.js';
+import type { SteppingDevice } from '../runtime.js';
 
 export const COIL_NAMES = [
   'motor_running',
@@ -72,7 +72,7 @@ export interface Snapshot {
   registers: number[];
 }
 
-export class Micro820Model implements ModbusDevice {
+export class Micro820Model implements SteppingDevice {
   private readonly random: () => number;
   private runCommand = true;
   private conveyorEnabled = true;

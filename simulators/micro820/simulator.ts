@@ -1,84 +1,58 @@
 import type { Logger } from '../../core/logger.js';
-import { ModbusTcpServer } from '../modbus-tcp-server.js';
+import { SimulatorRuntime, type SimulatorOptions } from '../runtime.js';
 import { Micro820Model, type Snapshot } from './model.js';
 
-export interface Micro820SimulatorOptions {
-  host: string;
-  /** 0 picks a free port. */
-  port: number;
-  unitId: number;
-  /** Simulation step, ms of wall time. Default 50. */
-  tickMs: number;
+export interface Micro820SimulatorOptions extends SimulatorOptions {
+  /** Unit ids served; each is its own Micro 820. Default [1]. */
+  unitIds: number[];
   seed: number;
   /** How much served history to keep, ms, for tests that compare what was served with what arrived. */
   historyMs: number;
-  /** Inject this error code after `faultAfterMs`. */
+  /** Inject this error code into every unit after `afterMs`. */
   fault?: { code: number; afterMs: number };
 }
-
-export const DEFAULT_MICRO820_OPTIONS: Micro820SimulatorOptions = {
-  host: '127.0.0.1',
-  port: 502,
-  unitId: 1,
-  tickMs: 50,
-  seed: 820,
-  historyMs: 0,
-};
 
 export interface TimedSnapshot extends Snapshot {
   at: number;
 }
 
-/** The Micro 820 model on a clock, served over Modbus TCP. */
-export class Micro820Simulator {
-  readonly model: Micro820Model;
-  readonly options: Micro820SimulatorOptions;
-  private readonly server: ModbusTcpServer;
-  private timer?: NodeJS.Timeout;
-  private faultTimer?: NodeJS.Timeout;
+/** The plant's Micro 820 (one per unit id) on a clock, served over Modbus TCP, RTU over TCP or serial RTU. */
+export class Micro820Simulator extends SimulatorRuntime<Micro820Model> {
   private readonly history: TimedSnapshot[] = [];
-  port = 0;
+  private readonly historyMs: number;
+  private faultTimer?: NodeJS.Timeout;
+  private readonly fault?: { code: number; afterMs: number };
 
-  constructor(options: Partial<Micro820SimulatorOptions>, log?: Logger) {
-    this.options = { ...DEFAULT_MICRO820_OPTIONS, ...options };
-    this.model = new Micro820Model(this.options.seed);
-    this.server = new ModbusTcpServer(
-      {
-        host: this.options.host,
-        port: this.options.port,
-        devices: new Map([[this.options.unitId, this.model]]),
-      },
-      log,
-    );
+  constructor(options: Partial<Micro820SimulatorOptions & { unitId: number }>, log?: Logger) {
+    const unitIds = options.unitIds ?? [options.unitId ?? 1];
+    const seed = options.seed ?? 820;
+    super(new Map(unitIds.map((u, i) => [u, new Micro820Model(seed + i)])), options, log);
+    this.historyMs = options.historyMs ?? 0;
+    this.fault = options.fault;
   }
 
-  get stats() {
-    return this.server.stats;
+  /** The first unit's machine. */
+  get model(): Micro820Model {
+    return this.devices.values().next().value!;
   }
 
-  async start(): Promise<number> {
-    this.port = await this.server.listen();
-    let last = Date.now();
-    this.record(last);
-    this.timer = setInterval(() => {
-      const now = Date.now();
-      this.model.step(now - last);
-      last = now;
-      this.record(now);
-    }, this.options.tickMs);
-    const fault = this.options.fault;
+  override async start(): Promise<number> {
+    const port = await super.start();
+    const fault = this.fault;
     if (fault)
-      this.faultTimer = setTimeout(() => this.model.injectFault(fault.code), fault.afterMs);
-    return this.port;
+      this.faultTimer = setTimeout(
+        () => this.devices.forEach((d) => d.injectFault(fault.code)),
+        fault.afterMs,
+      );
+    return port;
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
+  override async stop(): Promise<void> {
     clearTimeout(this.faultTimer);
-    await this.server.close();
+    await super.stop();
   }
 
-  /** Snapshots the simulator held between `from` and `to` (inclusive), plus the one in force at `from`. */
+  /** Snapshots of the first unit between `from` and `to` (inclusive), plus the one in force at `from`. */
   servedBetween(from: number, to: number): TimedSnapshot[] {
     const out: TimedSnapshot[] = [];
     for (let i = this.history.length - 1; i >= 0; i--) {
@@ -90,10 +64,10 @@ export class Micro820Simulator {
     return out;
   }
 
-  private record(at: number): void {
-    if (this.options.historyMs <= 0) return;
-    this.history.push({ at, ...this.model.snapshot() });
-    while (this.history.length > 0 && this.history[0]!.at < at - this.options.historyMs)
+  protected override onTick(now: number): void {
+    if (this.historyMs <= 0) return;
+    this.history.push({ at: now, ...this.model.snapshot() });
+    while (this.history.length > 0 && this.history[0]!.at < now - this.historyMs)
       this.history.shift();
   }
 }
