@@ -8,7 +8,7 @@ import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
 import { encodeTagPayload, type TagManifest } from '../protocols/mqtt/payload.js';
 import { nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
-import type { Reading, TagSource } from '../protocols/types.js';
+import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
 import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
 import { Publisher, type PublisherStats } from './publisher.js';
 import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
@@ -273,26 +273,32 @@ export class Agent {
     }
   }
 
+  /**
+   * Retained device status on `_nodes/<node>/devices/<device>`, re-published when the state or
+   * the reason changes, with the driver's counters so an operator can see what happened.
+   */
   private publishDeviceStatus(device: DeviceRuntime): void {
-    const { connected, lastError } = device.source.status;
-    const status = connected ? 'connected' : 'disconnected';
-    const key = `${status}|${connected ? '' : (lastError ?? '')}`;
+    const counters = device.source.status as SourceStatus & { failing?: boolean };
+    const status = counters.connected ? 'connected' : counters.failing ? 'failing' : 'disconnected';
+    const key = `${status}|${counters.connected ? '' : (counters.lastError ?? '')}`;
     if (key === device.lastStatus || !this.client?.connected) return;
     device.lastStatus = key;
+    const { lastError, ...rest } = counters;
     const body = JSON.stringify({
       status,
       ts: Date.now(),
-      ...(connected ? {} : { reason: lastError }),
+      ...(counters.connected ? {} : { reason: lastError }),
+      ...rest,
     });
     this.client.publish(
       nodeTopic(this.config.site, this.config.node, 'devices', device.config.name),
       body,
       { qos: 1, retain: true },
     );
-    if (connected) this.log.info({ device: device.config.name }, 'device online');
+    if (counters.connected) this.log.info({ device: device.config.name }, 'device online');
     else
       this.log.warn(
-        { device: device.config.name, reason: lastError },
+        { device: device.config.name, status, reason: lastError },
         'device offline; its tags are published with quality bad',
       );
   }

@@ -16,7 +16,8 @@ interface SimOptions {
   units: number[];
   framing: 'tcp' | 'rtu';
   serial?: string;
-  noTcp?: boolean;
+  /** False with --no-tcp. */
+  tcp: boolean;
   seed: number;
   fault?: number;
   faultAfter: number;
@@ -206,7 +207,7 @@ Examples:
       }
       const common = {
         host: opts.host,
-        port: opts.noTcp ? null : opts.port,
+        port: opts.tcp ? opts.port : null,
         framing: opts.framing,
         tickMs: opts.tick,
         ...(serial ? { serial } : {}),

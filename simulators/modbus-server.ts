@@ -151,7 +151,10 @@ export function serveStream(
       const split = splitRtuRequests(pending);
       if (split.skipped > 0) responder.stats.framingErrors += 1;
       pending = split.rest.length > 512 ? Buffer.alloc(0) : split.rest;
-      for (const f of split.frames) answer(f.unitId, f.pdu, (pdu) => encodeRtuFrame(f.unitId, pdu));
+      // On a serial line, a unit nobody answers for stays silent; there is no gateway to say so.
+      for (const f of split.frames) {
+        if (responder.devices.has(f.unitId)) answer(f.unitId, f.pdu, (pdu) => encodeRtuFrame(f.unitId, pdu));
+      }
     }
   });
   stream.on('error', () => stream.destroy());

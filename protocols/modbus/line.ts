@@ -218,6 +218,8 @@ export class ModbusLine {
 function closeQuietly(client: ModbusClient): void {
   try {
     client.destroy(() => undefined);
+    // modbus-serial's serial ports have no destroy(); only close() releases them.
+    if (client.isOpen) client.close(() => undefined);
   } catch {
     // A port that never opened has nothing to release.
   }

@@ -192,3 +192,29 @@ export async function influxQuery(url: string, q: string, db?: string): Promise<
     throw new Error(`InfluxQL "${q}" failed: ${body.error ?? first?.error ?? res.status}`);
   return first?.series ?? [];
 }
+
+export interface PtyPair {
+  /** The simulator's end of the line. */
+  a: string;
+  /** The agent's end of the line. */
+  b: string;
+  stop: () => Promise<void>;
+}
+
+/** A serial line made of two pseudo-terminals joined by socat, as a null-modem cable would. */
+export async function startPtyPair(): Promise<PtyPair> {
+  const dir = tempDir('serial');
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const running = start('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`]);
+  const { existsSync } = await import('node:fs');
+  await ready('socat', running, async () => existsSync(a) && existsSync(b));
+  return {
+    a,
+    b,
+    stop: async () => {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
