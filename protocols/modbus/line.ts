@@ -10,6 +10,9 @@ const ModbusRTU = modbusSerial as unknown as new () => ModbusClient;
 
 export type { ModbusClient };
 
+/** Consecutive timeouts, with no answer in between from any unit, after which the connection is renewed. */
+const STALL_TIMEOUTS = 3;
+
 export interface SerialSettings {
   path: string;
   baudRate: number;
@@ -93,6 +96,7 @@ export class ModbusLine {
   private readonly backoff: Backoff;
   private readonly maxInflight: number;
   private closed = false;
+  private timeoutsInRow = 0;
 
   constructor(
     private readonly options: LineOptions,
@@ -115,10 +119,21 @@ export class ModbusLine {
       if (!client) throw new ModbusRequestError(this.lastError ?? 'disconnected', undefined, true);
       client.setID(unitId);
       try {
-        return await run(client);
+        // Our own guard as well as modbus-serial's: a transaction it forgets (its destroy() clears
+        // timers without settling promises) must not hold the line forever.
+        const result = await withTimeout(run(client), this.options.timeoutMs * 2 + 100, 'Timed out');
+        this.timeoutsInRow = 0;
+        return result;
       } catch (err) {
         const e = classify(err);
+        if (e.reason === 'timeout') this.timeoutsInRow += 1;
         if (e.transport && !client.isOpen) this.drop(e.message);
+        else if (this.timeoutsInRow >= STALL_TIMEOUTS) {
+          // Nothing on the line has answered for a while: after garbage a TCP stream can be out of
+          // step for good (a bogus length field), so start a fresh connection.
+          this.timeoutsInRow = 0;
+          this.drop(`${STALL_TIMEOUTS} timeouts in a row`);
+        }
         throw e;
       }
     } finally {
