@@ -24,7 +24,8 @@ let watcher: MqttClient;
 const seen: Seen[] = [];
 const statuses = new Map<string, Record<string, unknown>>();
 
-const since = (t: number, key?: string) => seen.filter((s) => s.at >= t && (key === undefined || s.key === key));
+const since = (t: number, key?: string) =>
+  seen.filter((s) => s.at >= t && (key === undefined || s.key === key));
 const latest = (key: string) => seen.filter((s) => s.key === key).at(-1)?.p;
 
 async function startSim(): Promise<void> {
@@ -55,17 +56,31 @@ beforeAll(async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'flm-faults-')), 'agent.yaml');
   writeFileSync(
     file,
-    stringify({ site: 'plant1', area: 'a', line: 'l', node: 'fault-node', mqtt: { url: mosquitto.url }, publish: { heartbeatMs: 1000 }, devices: [device('a', 1), device('b', 2)] }),
+    stringify({
+      site: 'plant1',
+      area: 'a',
+      line: 'l',
+      node: 'fault-node',
+      mqtt: { url: mosquitto.url },
+      publish: { heartbeatMs: 1000 },
+      devices: [device('a', 1), device('b', 2)],
+    }),
   );
   watcher = mqtt.connect(mosquitto.url);
   watcher.on('connect', () => watcher.subscribe('factorylm/plant1/#'));
   watcher.on('message', (topic, payload) => {
-    if (topic.includes('/_nodes/fault-node/devices/')) statuses.set(topic.split('/').pop()!, JSON.parse(payload.toString()));
+    if (topic.includes('/_nodes/fault-node/devices/'))
+      statuses.set(topic.split('/').pop()!, JSON.parse(payload.toString()));
     const decoded = decodeTagPayload(payload);
-    if (decoded.ok) seen.push({ key: topic.split('/').slice(-2).join('/'), at: Date.now(), p: decoded.value });
+    if (decoded.ok)
+      seen.push({ key: topic.split('/').slice(-2).join('/'), at: Date.now(), p: decoded.value });
   });
   agent = startCli(['agent', '--config', file]);
-  await waitFor('both devices good', () => latest('a/motor_speed')?.q === 'good' && latest('b/motor_speed')?.q === 'good', 20_000);
+  await waitFor(
+    'both devices good',
+    () => latest('a/motor_speed')?.q === 'good' && latest('b/motor_speed')?.q === 'good',
+    20_000,
+  );
 });
 
 afterAll(async () => {
@@ -95,7 +110,9 @@ describe('Modbus faults: the agent keeps polling healthy devices and recovers by
   it('an exception code on one address marks the registers bad with the reason, coils stay good', async () => {
     const t = Date.now();
     sim.faults.set({ exceptions: [{ unitId: 1, area: 'hr', address: 101, code: 6 }] });
-    const bad = await waitFor('exception 6 on a', () => since(t, 'a/motor_current').find((s) => s.p.q === 'bad'));
+    const bad = await waitFor('exception 6 on a', () =>
+      since(t, 'a/motor_current').find((s) => s.p.q === 'bad'),
+    );
     expect(bad.p.r).toBe('exception 6 (server device busy)');
     expect(latest('a/motor_running')?.q).toBe('good');
     expect(latest('b/motor_current')?.q).toBe('good');
@@ -107,11 +124,21 @@ describe('Modbus faults: the agent keeps polling healthy devices and recovers by
     for (const fault of [{ dropRate: 1 }, { garbageRate: 1 }]) {
       const t = Date.now();
       sim.faults.set(fault);
-      await waitFor(`bad samples under ${JSON.stringify(fault)}`, () => since(t, 'a/motor_speed').some((s) => s.p.q === 'bad'), 15_000);
+      await waitFor(
+        `bad samples under ${JSON.stringify(fault)}`,
+        () => since(t, 'a/motor_speed').some((s) => s.p.q === 'bad'),
+        15_000,
+      );
       await new Promise((r) => setTimeout(r, 1500));
       sim.faults.reset();
       const healed = Date.now();
-      await waitFor(`good after ${JSON.stringify(fault)}`, () => since(healed, 'a/motor_speed').some((s) => s.p.q === 'good') && since(healed, 'b/motor_speed').some((s) => s.p.q === 'good'), 25_000);
+      await waitFor(
+        `good after ${JSON.stringify(fault)}`,
+        () =>
+          since(healed, 'a/motor_speed').some((s) => s.p.q === 'good') &&
+          since(healed, 'b/motor_speed').some((s) => s.p.q === 'good'),
+        25_000,
+      );
       expect(agent.child.exitCode).toBeNull();
     }
   });
@@ -119,10 +146,20 @@ describe('Modbus faults: the agent keeps polling healthy devices and recovers by
   it('recovers after the PLC restarts', async () => {
     await sim.stop();
     const t = Date.now();
-    await waitFor('bad while the PLC is off', () => since(t, 'a/motor_speed').some((s) => s.p.q === 'bad'), 10_000);
+    await waitFor(
+      'bad while the PLC is off',
+      () => since(t, 'a/motor_speed').some((s) => s.p.q === 'bad'),
+      10_000,
+    );
     await startSim();
     const back = Date.now();
-    await waitFor('good after restart', () => since(back, 'a/motor_speed').some((s) => s.p.q === 'good') && since(back, 'b/motor_speed').some((s) => s.p.q === 'good'), 25_000);
+    await waitFor(
+      'good after restart',
+      () =>
+        since(back, 'a/motor_speed').some((s) => s.p.q === 'good') &&
+        since(back, 'b/motor_speed').some((s) => s.p.q === 'good'),
+      25_000,
+    );
     expect(agent.output()).not.toMatch(/"level":(50|60)/);
   });
 });

@@ -19,7 +19,15 @@ const statuses = new Map<string, Record<string, unknown>>();
 
 beforeAll(async () => {
   [line, mosquitto] = await Promise.all([startPtyPair(), startMosquitto()]);
-  sim = startCli(['sim', 'modbus', '--units', '1,2', '--serial', `modbus-rtu://${line.a}?baud=19200`, '--no-tcp']);
+  sim = startCli([
+    'sim',
+    'modbus',
+    '--units',
+    '1,2',
+    '--serial',
+    `modbus-rtu://${line.a}?baud=19200`,
+    '--no-tcp',
+  ]);
   await sim.waitForOutput(/simulator on serial/);
   const serial = { path: line.b, baudRate: 19200 };
   const device = (name: string, unitId: number) => ({
@@ -38,15 +46,30 @@ beforeAll(async () => {
   });
   const file = join(mkdtempSync(join(tmpdir(), 'flm-rtu-')), 'agent.yaml');
   // Unit 3 has no PLC behind it: it must not slow units 1 and 2 down.
-  writeFileSync(file, stringify({ site: 'plant1', area: 'a', line: 'l', node: 'rtu-node', mqtt: { url: mosquitto.url }, devices: [device('press1', 1), device('press2', 2), device('ghost', 3)] }));
+  writeFileSync(
+    file,
+    stringify({
+      site: 'plant1',
+      area: 'a',
+      line: 'l',
+      node: 'rtu-node',
+      mqtt: { url: mosquitto.url },
+      devices: [device('press1', 1), device('press2', 2), device('ghost', 3)],
+    }),
+  );
   watcher = mqtt.connect(mosquitto.url);
   watcher.on('connect', () => watcher.subscribe('factorylm/plant1/#'));
   watcher.on('message', (topic, payload) => {
-    if (topic.includes('/_nodes/rtu-node/devices/')) statuses.set(topic.split('/').pop()!, JSON.parse(payload.toString()));
+    if (topic.includes('/_nodes/rtu-node/devices/'))
+      statuses.set(topic.split('/').pop()!, JSON.parse(payload.toString()));
     const decoded = decodeTagPayload(payload);
     if (!decoded.ok) return;
     const key = topic.split('/').slice(-2).join('/');
-    latest.set(key, { v: decoded.value.v, q: decoded.value.q, count: (latest.get(key)?.count ?? 0) + 1 });
+    latest.set(key, {
+      v: decoded.value.v,
+      q: decoded.value.q,
+      count: (latest.get(key)?.count ?? 0) + 1,
+    });
   });
   agent = startCli(['agent', '--config', file]);
 });
@@ -60,18 +83,29 @@ afterAll(async () => {
 
 describe('Modbus RTU over a real serial line (socat pty pair)', () => {
   it('polls two unit ids on one line, and marks a silent unit bad without stalling them', async () => {
-    await waitFor('both units at rated speed', () => latest.get('press1/motor_speed')?.v === 1750 && latest.get('press2/motor_speed')?.v === 1750, 20_000);
+    await waitFor(
+      'both units at rated speed',
+      () =>
+        latest.get('press1/motor_speed')?.v === 1750 &&
+        latest.get('press2/motor_speed')?.v === 1750,
+      20_000,
+    );
     for (const unit of ['press1', 'press2']) {
       expect(latest.get(`${unit}/motor_running`)).toMatchObject({ v: true, q: 'good' });
       expect(latest.get(`${unit}/temperature`)?.q).toBe('good');
       expect(latest.get(`${unit}/temperature`)?.v as number).toBeGreaterThan(20);
     }
     expect(latest.get('ghost/motor_speed')).toMatchObject({ q: 'bad', v: null });
-    await waitFor('ghost marked failing', () => statuses.get('ghost')?.status === 'failing', 15_000);
+    await waitFor(
+      'ghost marked failing',
+      () => statuses.get('ghost')?.status === 'failing',
+      15_000,
+    );
     expect(statuses.get('ghost')).toMatchObject({ reason: 'timeout' });
     expect(statuses.get('press1')).toMatchObject({ status: 'connected' });
     // The healthy units keep their poll rate while the ghost is on the slow schedule.
-    const before = latest.get('press1/temperature')!.count + latest.get('press2/temperature')!.count;
+    const before =
+      latest.get('press1/temperature')!.count + latest.get('press2/temperature')!.count;
     await new Promise((r) => setTimeout(r, 3000));
     const after = latest.get('press1/temperature')!.count + latest.get('press2/temperature')!.count;
     expect(after - before).toBeGreaterThanOrEqual(6);

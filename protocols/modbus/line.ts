@@ -177,7 +177,8 @@ export class ModbusLine {
         t.kind === 'tcp'
           ? client.connectTCP(t.host, { port: t.port })
           : t.kind === 'rtu-over-tcp'
-            ? client.connectTcpRTUBuffered(t.host, { port: t.port })
+            ? // modbus-serial's "Telnet" port is raw RTU frames over TCP (its TcpRTUBuffered speaks MBAP).
+              client.connectTelnet(t.host, { port: t.port })
             : client.connectRTUBuffered(t.path, {
                 baudRate: t.baudRate,
                 parity: t.parity,

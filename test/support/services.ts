@@ -206,7 +206,12 @@ export async function startPtyPair(): Promise<PtyPair> {
   const dir = tempDir('serial');
   const a = join(dir, 'a');
   const b = join(dir, 'b');
-  const running = start('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`]);
+  const running = start('socat', [
+    '-d',
+    '-d',
+    `pty,raw,echo=0,link=${a}`,
+    `pty,raw,echo=0,link=${b}`,
+  ]);
   const { existsSync } = await import('node:fs');
   await ready('socat', running, async () => existsSync(a) && existsSync(b));
   return {
