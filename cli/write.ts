@@ -41,7 +41,9 @@ function numberOption(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || (name === '--scale' && n === 0))
-      throw new Error(`${name} must be a ${name === '--scale' ? 'non-zero ' : ''}number`);
+      throw new InvalidArgumentError(
+        `${name} must be a ${name === '--scale' ? 'non-zero ' : ''}number`,
+      );
     return n;
   };
 }
