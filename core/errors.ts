@@ -21,7 +21,11 @@ export class ConfigError extends Error {
 /** `err.message` for anything thrown, without assuming it is an Error (some libraries reject with plain objects). */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
-  if (err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
+  if (
+    err !== null &&
+    typeof err === 'object' &&
+    typeof (err as { message?: unknown }).message === 'string'
+  ) {
     return (err as { message: string }).message;
   }
   return String(err);

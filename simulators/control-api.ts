@@ -45,13 +45,11 @@ export function createControlApi(
   app.put('/faults', async (req, reply) => {
     const parsed = faultPatchSchema.safeParse(req.body);
     if (!parsed.success) {
-      return reply
-        .code(400)
-        .send({
-          error: parsed.error.issues
-            .map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
-            .join('; '),
-        });
+      return reply.code(400).send({
+        error: parsed.error.issues
+          .map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
+          .join('; '),
+      });
     }
     return sim.faults.set(parsed.data as Partial<FaultSettings>);
   });

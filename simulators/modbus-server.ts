@@ -153,7 +153,8 @@ export function serveStream(
       pending = split.rest.length > 512 ? Buffer.alloc(0) : split.rest;
       // On a serial line, a unit nobody answers for stays silent; there is no gateway to say so.
       for (const f of split.frames) {
-        if (responder.devices.has(f.unitId)) answer(f.unitId, f.pdu, (pdu) => encodeRtuFrame(f.unitId, pdu));
+        if (responder.devices.has(f.unitId))
+          answer(f.unitId, f.pdu, (pdu) => encodeRtuFrame(f.unitId, pdu));
       }
     }
   });

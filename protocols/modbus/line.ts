@@ -121,7 +121,11 @@ export class ModbusLine {
       try {
         // Our own guard as well as modbus-serial's: a transaction it forgets (its destroy() clears
         // timers without settling promises) must not hold the line forever.
-        const result = await withTimeout(run(client), this.options.timeoutMs * 2 + 100, 'Timed out');
+        const result = await withTimeout(
+          run(client),
+          this.options.timeoutMs * 2 + 100,
+          'Timed out',
+        );
         this.timeoutsInRow = 0;
         return result;
       } catch (err) {

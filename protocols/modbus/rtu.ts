@@ -49,7 +49,11 @@ export interface RtuFrame {
  * Splits a serial byte stream into request frames. Bytes that do not start a frame with a
  * valid CRC are skipped one at a time (counted in `skipped`), which resynchronises after noise.
  */
-export function splitRtuRequests(buffer: Buffer): { frames: RtuFrame[]; rest: Buffer; skipped: number } {
+export function splitRtuRequests(buffer: Buffer): {
+  frames: RtuFrame[];
+  rest: Buffer;
+  skipped: number;
+} {
   const frames: RtuFrame[] = [];
   let at = 0;
   let skipped = 0;
