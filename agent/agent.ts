@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { sleep } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
+import { LatencyHistogram } from '../core/histogram.js';
 import type { Logger } from '../core/logger.js';
 import { ModbusDeviceSource } from '../protocols/modbus/device-source.js';
 import { describeTransport, ModbusLine } from '../protocols/modbus/line.js';
@@ -27,6 +28,8 @@ interface DeviceRuntime {
 export interface AgentStats {
   samplesRead: number;
   samplesPublished: number;
+  /** Duration of one device's read cycle, ms, over all devices. */
+  pollLatencyMs: { p50: number; p99: number; max: number; count: number };
   publisher: PublisherStats;
   devices: {
     name: string;
@@ -56,6 +59,8 @@ export class Agent {
   private loops: Promise<void>[] = [];
   private samplesRead = 0;
   private samplesPublished = 0;
+  private readonly pollLatency = new LatencyHistogram();
+  private window = { latency: new LatencyHistogram(), samplesRead: 0, missedCycles: 0, cycles: 0 };
   private readonly log: Logger;
 
   constructor(
@@ -131,6 +136,12 @@ export class Agent {
     return {
       samplesRead: this.samplesRead,
       samplesPublished: this.samplesPublished,
+      pollLatencyMs: {
+        p50: round2(this.pollLatency.quantile(0.5)),
+        p99: round2(this.pollLatency.quantile(0.99)),
+        max: round2(this.pollLatency.max),
+        count: this.pollLatency.count,
+      },
       publisher: this.publisher?.stats ?? {
         published: 0,
         queued: 0,
@@ -145,6 +156,27 @@ export class Agent {
         cycles: d.cycles,
         missedCycles: d.missedCycles,
       })),
+    };
+  }
+
+  /** Figures since the previous call (poll latency, samples, missed cycles), then starts a new window. */
+  takeWindow(): {
+    cycles: number;
+    samplesRead: number;
+    missedCycles: number;
+    pollLatencyMs: { p50: number; p99: number; max: number };
+  } {
+    const w = this.window;
+    this.window = { latency: new LatencyHistogram(), samplesRead: 0, missedCycles: 0, cycles: 0 };
+    return {
+      cycles: w.cycles,
+      samplesRead: w.samplesRead,
+      missedCycles: w.missedCycles,
+      pollLatencyMs: {
+        p50: round2(w.latency.quantile(0.5)),
+        p99: round2(w.latency.quantile(0.99)),
+        max: round2(w.latency.max),
+      },
     };
   }
 
@@ -240,7 +272,12 @@ export class Agent {
     const signal = this.stopping.signal;
     let due = Date.now();
     while (!signal.aborted) {
+      const started = performance.now();
       const readings = await device.source.read();
+      const took = performance.now() - started;
+      this.pollLatency.record(took);
+      this.window.latency.record(took);
+      this.window.cycles += 1;
       device.cycles += 1;
       this.handleReadings(device, readings);
       this.publishDeviceStatus(device);
@@ -250,6 +287,7 @@ export class Agent {
         // A cycle longer than the interval: skip the missed slots rather than poll back-to-back.
         const missed = Math.ceil((now - due) / interval);
         device.missedCycles += missed;
+        this.window.missedCycles += missed;
         due += missed * interval;
       }
       await sleep(due - now, signal);
@@ -263,6 +301,7 @@ export class Agent {
       const tag = device.tags.get(r.id);
       if (!tag) continue;
       this.samplesRead += 1;
+      this.window.samplesRead += 1;
       const v = r.value === null ? null : toEngineering(r.value, tag.scale, tag.offset);
       if (!shouldPublish(tag.last, v, r.quality, tag.deadband, heartbeat, r.ts)) continue;
       tag.last = { v, q: r.quality, at: r.ts };
@@ -302,4 +341,8 @@ export class Agent {
         'device offline; its tags are published with quality bad',
       );
   }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }

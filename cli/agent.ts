@@ -2,19 +2,47 @@ import type { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { loadAgentConfig } from '../agent/config.js';
 import { createRootLogger } from '../core/logger.js';
-import { exitWithError, runUntilSignal } from './run.js';
+import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
 
 export function registerAgent(program: Command): void {
   program
     .command('agent')
     .description('Poll the PLCs of a node config and publish their tags to MQTT')
     .requiredOption('-c, --config <file>', 'agent config (YAML); see deploy/examples/micro820.yaml')
+    .option(
+      '--stats-interval <s>',
+      'log an "agent stats" line (samples, poll latency, memory) every s seconds',
+      parseIntOption('--stats-interval'),
+    )
     .addHelpText('after', '\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml')
-    .action(async (opts: { config: string }) => {
+    .action(async (opts: { config: string; statsInterval?: number }) => {
       const config = await loadAgentConfig(opts.config).catch(exitWithError);
       const log = createRootLogger({ level: config.log.level });
       const agent = new Agent(config, { log });
       await agent.start();
-      await runUntilSignal(log, () => agent.stop());
+      const timer =
+        opts.statsInterval &&
+        setInterval(() => {
+          const m = process.memoryUsage();
+          const mb = (n: number) => Math.round(n / 1e5) / 10;
+          log.info(
+            {
+              component: 'agent',
+              ...agent.stats,
+              window: agent.takeWindow(),
+              memoryMb: {
+                rss: mb(m.rss),
+                heapUsed: mb(m.heapUsed),
+                heapTotal: mb(m.heapTotal),
+                external: mb(m.external),
+              },
+            },
+            'agent stats',
+          );
+        }, opts.statsInterval * 1000);
+      await runUntilSignal(log, async () => {
+        if (timer) clearInterval(timer);
+        await agent.stop();
+      });
     });
 }

@@ -1,12 +1,9 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Agent } from '../agent/agent.js';
 import { loadAgentConfig } from '../agent/config.js';
 import { createRootLogger } from '../core/logger.js';
 import { packageRoot } from '../core/package-info.js';
 import { gatewayConfigSchema } from '../gateway/config.js';
-import { EmbeddedBroker } from '../gateway/embedded-broker.js';
-import { Gateway } from '../gateway/gateway.js';
 import type { TagPoint } from '../gateway/points.js';
 import { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
@@ -83,6 +80,12 @@ export function registerDemo(program: Command): void {
       '\nSet INFLUXDB_URL (and INFLUXDB_TOKEN, INFLUXDB_ORG, INFLUXDB_BUCKET) to also write to InfluxDB.\n\nExample:\n  npm start\n  factorylm demo --broker-port 0 --duration 60',
     )
     .action(async (opts: DemoOptions) => {
+      // Loaded here so that other commands (the agent on a Pi) do not pay for aedes and the InfluxDB client.
+      const [{ Agent }, { EmbeddedBroker }, { Gateway }] = await Promise.all([
+        import('../agent/agent.js'),
+        import('../gateway/embedded-broker.js'),
+        import('../gateway/gateway.js'),
+      ]);
       const log = createRootLogger({ level: opts.logLevel });
       const broker = new EmbeddedBroker(
         { host: '127.0.0.1', port: opts.brokerPort },

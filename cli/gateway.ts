@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { createRootLogger } from '../core/logger.js';
 import { loadGatewayConfig } from '../gateway/config.js';
-import { Gateway } from '../gateway/gateway.js';
 import { exitWithError, runUntilSignal } from './run.js';
 
 export function registerGateway(program: Command): void {
@@ -19,6 +18,7 @@ export function registerGateway(program: Command): void {
     .action(async (opts: { config: string }) => {
       const config = await loadGatewayConfig(opts.config).catch(exitWithError);
       const log = createRootLogger({ level: config.log.level });
+      const { Gateway } = await import('../gateway/gateway.js');
       const gateway = new Gateway(config, { log });
       await gateway.start();
       await runUntilSignal(log, () => gateway.stop());

@@ -3,7 +3,6 @@ import { stringify } from 'yaml';
 import { createRootLogger } from '../core/logger.js';
 import { parseTagAddress } from '../protocols/modbus/address.js';
 import { parseModbusUrl } from '../protocols/modbus/url.js';
-import { createControlApi } from '../simulators/control-api.js';
 import type { ExceptionFault, FaultSettings } from '../simulators/faults.js';
 import { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { SimulatorRuntime } from '../simulators/runtime.js';
@@ -269,8 +268,12 @@ Examples:
           `${what} simulator on ${opts.framing === 'rtu' ? 'modbus-rtu-tcp' : 'modbus'}://${opts.host}:${port} units ${units}`,
         );
       if (serial) console.log(`${what} simulator on serial ${serial.path} units ${units}`);
-      let control: ReturnType<typeof createControlApi> | undefined;
+      let control:
+        | Awaited<ReturnType<(typeof import('../simulators/control-api.js'))['createControlApi']>>
+        | undefined;
       if (opts.controlPort !== undefined) {
+        // fastify loads only when the control API is asked for.
+        const { createControlApi } = await import('../simulators/control-api.js');
         control = createControlApi(runtime, log.child({ component: 'sim-control' }), machine);
         const address = await control.listen({ host: '127.0.0.1', port: opts.controlPort });
         console.log(`control API on ${address}`);
