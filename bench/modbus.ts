@@ -139,11 +139,11 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
     'agent CPU-s per 1M samples': Number(((cpu / (samplesPerSecond * elapsed)) * 1e6).toFixed(2)),
     'agent CPU % of one core': Number(((cpu / elapsed) * 100).toFixed(1)),
     'peak RSS MB': Number(rss.toFixed(1)),
-    'poll latency p50 ms (median window)': p50s[Math.floor(p50s.length / 2)],
+    'poll latency p50 ms (median window)': p50s[Math.floor(p50s.length / 2)] ?? 'n/a',
     'poll latency p99 ms (worst window)': Math.max(...windows.map((w) => w.pollLatencyMs.p99)),
     'missed cycles (after warm-up)': `${sum((w) => w.missedCycles)} of ${sum((w) => w.cycles)}`,
     'poll latency p99 ms incl. start-up': stats.pollLatencyMs?.p99 ?? 'n/a',
-    'publisher dropped': stats.publisher?.dropped,
+    'publisher dropped': stats.publisher?.dropped ?? 'n/a',
   };
 }
 

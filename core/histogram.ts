@@ -10,7 +10,13 @@ export class LatencyHistogram {
   max = 0;
 
   record(ms: number): void {
-    const i = ms <= LatencyHistogram.BASE ? 0 : Math.min(this.buckets.length - 1, Math.ceil(Math.log(ms / LatencyHistogram.BASE) / LatencyHistogram.GROWTH));
+    const i =
+      ms <= LatencyHistogram.BASE
+        ? 0
+        : Math.min(
+            this.buckets.length - 1,
+            Math.ceil(Math.log(ms / LatencyHistogram.BASE) / LatencyHistogram.GROWTH),
+          );
     this.buckets[i]! += 1;
     this.count += 1;
     if (ms > this.max) this.max = ms;
