@@ -5,6 +5,7 @@ import { agentConfigSchema, loadAgentConfig } from '../agent/config.js';
 import { parseConfigText, substituteEnv } from '../core/config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { gatewayConfigSchema } from '../gateway/config.js';
+import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { runCli } from './support/processes.js';
 
 const EXAMPLE = 'deploy/examples/micro820.yaml';
@@ -12,8 +13,8 @@ const exampleText = readFileSync(EXAMPLE, 'utf8');
 
 /** The example with one change applied to its parsed form, re-serialised. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke at arbitrary YAML shapes
-function variant(change: (doc: any) => void): string {
-  const doc = parse(exampleText);
+function variant(change: (doc: any) => void, text = exampleText): string {
+  const doc = parse(text);
   change(doc);
   return stringify(doc);
 }
@@ -186,6 +187,51 @@ describe('agent config', () => {
     expect(
       substituteEnv({ a: 'x-${A:-1}-y', b: '${B:-true}', c: 'plain $ {text}' }, {}, issues),
     ).toEqual({ a: 'x-1-y', b: true, c: 'plain $ {text}' });
+  });
+});
+
+describe('RTU example config', () => {
+  it('loads, with the classic address converted and the device byte order applied', async () => {
+    const config = await loadAgentConfig('deploy/examples/modbus-rtu.yaml', {});
+    expect(config.devices.map((d) => d.protocol)).toEqual([
+      'modbus-rtu',
+      'modbus-rtu',
+      'modbus-rtu-over-tcp',
+    ]);
+    expect(config.devices[0]!.serial).toEqual({
+      path: '/dev/ttyUSB0',
+      baudRate: 19200,
+      parity: 'even',
+      dataBits: 8,
+      stopBits: 1,
+    });
+    const setpoint = config.devices[0]!.tags.find((t) => t.name === 'setpoint')!;
+    expect(resolveTag('x', setpoint, config.devices[0]!.byteOrder)).toMatchObject({
+      address: { area: 'hr', offset: 30 },
+      format: { type: 'uint16', order: 'CDAB' },
+      note: 'classic 1-based address 40031 is hr:30 (0-based holding register 30)',
+    });
+  });
+
+  it('refuses different serial settings for devices on one line, and a unit id used twice', () => {
+    const rtuText = readFileSync('deploy/examples/modbus-rtu.yaml', 'utf8');
+    const rtu = (change: Parameters<typeof variant>[0]) => issuesOf(variant(change, rtuText));
+    const twice = rtu((d) => (d.devices[1].unitId = 1));
+    expect(
+      twice.some((i) =>
+        /^devices\[1\]\.unitId: unit id 1 is already used on rtu:\/dev\/ttyUSB0@19200/.test(i),
+      ),
+      twice.join('\n'),
+    ).toBe(true);
+    const odd = rtu((d) => (d.devices[1].serial.parity = 'odd'));
+    expect(
+      odd.some((i) =>
+        /^devices\[1\]\.serial: devices on one serial line need the same settings as devices\[0\]/.test(
+          i,
+        ),
+      ),
+      odd.join('\n'),
+    ).toBe(true);
   });
 });
 
