@@ -31,6 +31,8 @@ export interface ServerStats {
   requests: number;
   exceptions: number;
   framingErrors: number;
+  /** Most delayed responses pending at once: how many requests a client had in flight. */
+  maxPending: number;
 }
 
 export type Reply =
@@ -64,7 +66,13 @@ export function handleRequest(device: ModbusDevice, request: Request): Buffer {
 
 /** The framing-independent half of a simulator: unit ids to devices, faults, counters. */
 export class ModbusResponder {
-  readonly stats: ServerStats = { connections: 0, requests: 0, exceptions: 0, framingErrors: 0 };
+  readonly stats: ServerStats = {
+    connections: 0,
+    requests: 0,
+    exceptions: 0,
+    framingErrors: 0,
+    maxPending: 0,
+  };
 
   constructor(
     readonly devices: Map<number, ModbusDevice>,
@@ -118,9 +126,18 @@ export function serveStream(
   log: Logger,
 ): void {
   let pending: Buffer = Buffer.alloc(0);
+  let delayed = 0;
   const send = (bytes: Buffer, delayMs: number) => {
-    if (delayMs > 0) setTimeout(() => stream.destroyed || stream.write(bytes), delayMs);
-    else stream.write(bytes);
+    if (delayMs <= 0) {
+      stream.write(bytes);
+      return;
+    }
+    delayed += 1;
+    responder.stats.maxPending = Math.max(responder.stats.maxPending, delayed);
+    setTimeout(() => {
+      delayed -= 1;
+      if (!stream.destroyed) stream.write(bytes);
+    }, delayMs);
   };
   const answer = (unitId: number, pdu: Buffer, frame: (pdu: Buffer) => Buffer): void => {
     const reply = responder.reply(unitId, pdu);

@@ -101,29 +101,40 @@ export class ModbusDeviceSource implements TagSource {
     const started = Date.now();
     if (this.status.failing && started < this.retryAt)
       return this.allBad(this.status.lastError ?? 'device failing', started);
-    const out: Reading[] = [];
+    // A snapshot: isolate() may re-plan while this poll runs.
+    const plan = this.plan;
+    const results: Reading[][] = new Array<Reading[]>(plan.length);
     let answered = false;
-    for (const request of [...this.plan]) {
-      try {
-        out.push(...(await this.readRequest(request)));
-        answered = true;
-      } catch (err) {
-        const e = err as ModbusRequestError;
-        if (!e.transport) answered = true;
-        if (e.exceptionCode === ExceptionCode.IllegalDataAddress && request.items.length > 1) {
-          out.push(...(await this.isolate(request)));
+    let deadLine: string | undefined;
+    let next = 0;
+    // Up to the line's in-flight limit at once (1 on serial lines), in plan order.
+    const worker = async (): Promise<void> => {
+      while (next < plan.length) {
+        const index = next++;
+        const request = plan[index]!;
+        if (deadLine !== undefined) {
+          // A dead line fails every request the same way; do not wait out a timeout for each.
+          results[index] = this.badFor(request, deadLine, Date.now());
           continue;
         }
-        if (e.exceptionCode === ExceptionCode.IllegalDataAddress) this.block(request);
-        out.push(...this.badFor(request, e.reason, Date.now()));
-        // A dead line fails every request the same way; do not wait out a timeout for each.
-        if (e.transport && !this.line.connected) {
-          for (const rest of this.plan.slice(this.plan.indexOf(request) + 1))
-            out.push(...this.badFor(rest, e.reason, Date.now()));
-          break;
+        try {
+          results[index] = await this.readRequest(request);
+          answered = true;
+        } catch (err) {
+          const e = err as ModbusRequestError;
+          if (!e.transport) answered = true;
+          if (e.exceptionCode === ExceptionCode.IllegalDataAddress && request.items.length > 1) {
+            results[index] = await this.isolate(request);
+            continue;
+          }
+          if (e.exceptionCode === ExceptionCode.IllegalDataAddress) this.block(request);
+          results[index] = this.badFor(request, e.reason, Date.now());
+          if (e.transport && !this.line.connected) deadLine = e.reason;
         }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.line.concurrency, plan.length) }, worker));
+    const out = results.flat();
     this.afterPoll(answered, Date.now() - started);
     return out;
   }

@@ -107,6 +107,11 @@ export class ModbusLine {
     this.backoff = new Backoff({ initialMs: 500, maxMs: 10_000, ...options.backoff });
   }
 
+  /** Requests this line runs at once. */
+  get concurrency(): number {
+    return this.maxInflight;
+  }
+
   /**
    * Runs one request for `unitId`. Throws ModbusRequestError: with an exception code when the
    * device refused it, `transport` when it timed out or the line is down (the line then

@@ -165,3 +165,31 @@ describe('planReads around refused addresses', () => {
     ]);
   });
 });
+
+describe("Telegraf's max_insert optimisation, which maxGap mirrors", () => {
+  // Fields are merged while the hole between them does not exceed the fill size.
+  const fields = [
+    item('a', 'hr', 0),
+    item('b', 'hr', 1),
+    item('c', 'hr', 2),
+    item('d', 'hr', 10),
+    item('e', 'hr', 11),
+  ];
+  it('a hole equal to the fill size merges', () => {
+    expect(planReads(fields, { maxGap: 7 }).map((r) => [r.start, r.count])).toEqual([[0, 12]]);
+  });
+  it('a hole one larger than the fill size splits', () => {
+    expect(planReads(fields, { maxGap: 6 }).map((r) => [r.start, r.count])).toEqual([
+      [0, 3],
+      [10, 2],
+    ]);
+  });
+  it('the maximum request size still splits a merged run', () => {
+    expect(
+      planReads(fields, { maxGap: 7, maxPerRead: { hr: 4 } }).map((r) => [r.start, r.count]),
+    ).toEqual([
+      [0, 3],
+      [10, 2],
+    ]);
+  });
+});
