@@ -29,7 +29,7 @@ export interface AgentStats {
   samplesRead: number;
   samplesPublished: number;
   /** Duration of one device's read cycle, ms, over all devices. */
-  pollLatencyMs: { p50: number; p99: number; max: number; count: number };
+  pollLatencyMs: ReturnType<LatencyHistogram['summary']>;
   publisher: PublisherStats;
   devices: {
     name: string;
@@ -136,12 +136,7 @@ export class Agent {
     return {
       samplesRead: this.samplesRead,
       samplesPublished: this.samplesPublished,
-      pollLatencyMs: {
-        p50: round2(this.pollLatency.quantile(0.5)),
-        p99: round2(this.pollLatency.quantile(0.99)),
-        max: round2(this.pollLatency.max),
-        count: this.pollLatency.count,
-      },
+      pollLatencyMs: this.pollLatency.summary(),
       publisher: this.publisher?.stats ?? {
         published: 0,
         queued: 0,
@@ -164,7 +159,7 @@ export class Agent {
     cycles: number;
     samplesRead: number;
     missedCycles: number;
-    pollLatencyMs: { p50: number; p99: number; max: number };
+    pollLatencyMs: ReturnType<LatencyHistogram['summary']>;
   } {
     const w = this.window;
     this.window = { latency: new LatencyHistogram(), samplesRead: 0, missedCycles: 0, cycles: 0 };
@@ -172,11 +167,7 @@ export class Agent {
       cycles: w.cycles,
       samplesRead: w.samplesRead,
       missedCycles: w.missedCycles,
-      pollLatencyMs: {
-        p50: round2(w.latency.quantile(0.5)),
-        p99: round2(w.latency.quantile(0.99)),
-        max: round2(w.latency.max),
-      },
+      pollLatencyMs: w.latency.summary(),
     };
   }
 
@@ -341,8 +332,4 @@ export class Agent {
         'device offline; its tags are published with quality bad',
       );
   }
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { logConfigSchema } from '../core/logger.js';
 import { loadConfigFile } from '../core/config/load.js';
 import { errorMessage } from '../core/errors.js';
 import { AddressError, AREAS } from '../protocols/modbus/address.js';
@@ -243,13 +244,7 @@ export const agentConfigSchema = z
       })
       .prefault({})
       .describe('Publishing policy'),
-    log: z
-      .strictObject({
-        level: z
-          .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
-          .default('info'),
-      })
-      .prefault({}),
+    log: logConfigSchema,
     devices: z.array(deviceSchema).min(1, 'configure at least one device'),
   })
   .superRefine((config, ctx) => {

@@ -39,28 +39,7 @@ interface Scenario {
 
 async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string | number>> {
   const port = await freePort();
-  const config = (
-    await runCli([
-      'sim',
-      'modbus',
-      '--synthetic',
-      s.synthetic,
-      '--port',
-      String(port),
-      '--change',
-      '0.1',
-      '--print-config',
-    ])
-  ).stdout;
-  const doc = parse(config);
-  for (const d of doc.devices) d.pollIntervalMs = s.pollMs;
-  doc.publish = { qos: s.qos, heartbeatMs: 600_000, maxInflight: 1000 };
-  doc.log = { level: 'info' };
-  const file = join(mkdtempSync(join(tmpdir(), 'flm-bench-')), 'agent.yaml');
-  writeFileSync(file, JSON.stringify(doc).replace('${MQTT_URL:-mqtt://127.0.0.1:1883}', mqttUrl));
-  const tags = doc.devices.reduce((n: number, d: { tags: unknown[] }) => n + d.tags.length, 0);
-
-  const sim = startCli([
+  const simArgs = [
     'sim',
     'modbus',
     '--synthetic',
@@ -69,9 +48,17 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
     String(port),
     '--change',
     '0.1',
-    '--tick',
-    String(s.pollMs),
-  ]);
+  ];
+  const config = (await runCli([...simArgs, '--print-config'])).stdout;
+  const doc = parse(config);
+  for (const d of doc.devices) d.pollIntervalMs = s.pollMs;
+  doc.publish = { qos: s.qos, heartbeatMs: 600_000, maxInflight: 1000 };
+  doc.log = { level: 'info' };
+  const file = join(mkdtempSync(join(tmpdir(), 'flm-bench-')), 'agent.yaml');
+  writeFileSync(file, JSON.stringify(doc).replace('${MQTT_URL:-mqtt://127.0.0.1:1883}', mqttUrl));
+  const tags = doc.devices.reduce((n: number, d: { tags: unknown[] }) => n + d.tags.length, 0);
+
+  const sim = startCli([...simArgs, '--tick', String(s.pollMs)]);
   await sim.waitForOutput(/synthetic .* simulator on/);
   let messages = 0;
   const watcher = await mqtt.connectAsync(mqttUrl);

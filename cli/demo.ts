@@ -6,6 +6,7 @@ import { packageRoot } from '../core/package-info.js';
 import { gatewayConfigSchema } from '../gateway/config.js';
 import type { TagPoint } from '../gateway/points.js';
 import { Micro820Simulator } from '../simulators/micro820/simulator.js';
+import { REGISTER_NAMES } from '../simulators/micro820/model.js';
 import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
 
 interface DemoOptions {
@@ -15,14 +16,6 @@ interface DemoOptions {
   logLevel: string;
 }
 
-const ANALOG = [
-  'motor_speed',
-  'motor_current',
-  'temperature',
-  'pressure',
-  'conveyor_speed',
-  'error_code',
-];
 const BITS = [
   'motor_running',
   'conveyor_running',
@@ -45,7 +38,7 @@ function summary(
     return `${tag} ${p.value}${units.get(tag) ? ` ${units.get(tag)}` : ''}`;
   };
   return [
-    `  ${ANALOG.map(show).join('  ')}`,
+    `  ${REGISTER_NAMES.map(show).join('  ')}`,
     `  ${BITS.map(show).join('  ')}`,
     `  broker messages ${counts.messages} (${counts.rate}/s) · points ${counts.points} · invalid ${counts.invalid} · InfluxDB: ${counts.influx}`,
   ].join('\n');

@@ -37,4 +37,15 @@ export class LatencyHistogram {
     }
     return this.max;
   }
+
+  /** p50, p99 and max rounded to 0.01 ms, and the count: what logs and health report. */
+  summary(): { p50: number; p99: number; max: number; count: number } {
+    const r = (n: number) => Math.round(n * 100) / 100;
+    return {
+      p50: r(this.quantile(0.5)),
+      p99: r(this.quantile(0.99)),
+      max: r(this.max),
+      count: this.count,
+    };
+  }
 }

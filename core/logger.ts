@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { z } from 'zod';
 
 export type { Logger };
 
@@ -35,3 +36,13 @@ export function createRootLogger(options: RootLoggerOptions = {}): Logger {
 
 /** A logger that drops everything, for library use without a caller-supplied logger. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** The `log:` section every config file has. */
+export const logConfigSchema = z
+  .strictObject({
+    level: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info')
+      .describe('Log level'),
+  })
+  .prefault({});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { logConfigSchema } from '../core/logger.js';
 import { loadConfigFile } from '../core/config/load.js';
 import { brokerSchema } from '../protocols/mqtt/broker.js';
 
@@ -64,13 +65,7 @@ export const gatewayConfigSchema = z
       })
       .prefault({}),
     influx: influxSchema.optional(),
-    log: z
-      .strictObject({
-        level: z
-          .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
-          .default('info'),
-      })
-      .prefault({}),
+    log: logConfigSchema,
   })
   .describe('FactoryLM gateway: MQTT in, InfluxDB out');
 
