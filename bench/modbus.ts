@@ -81,11 +81,13 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
   await new Promise((r) => setTimeout(r, 2000));
   const pid = agent.child.pid!;
   const cpu0 = cpuSeconds(pid);
+  const simCpu0 = cpuSeconds(sim.child.pid!);
   const msg0 = messages;
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const elapsed = (Date.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
+  const simCpu = cpuSeconds(sim.child.pid!) - simCpu0;
   const msgs = messages - msg0;
   const rss = peakRssMb(pid);
   await agent.stop();
@@ -126,6 +128,7 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
     'agent CPU-s per 1M samples': Number(((cpu / (samplesPerSecond * elapsed)) * 1e6).toFixed(2)),
     'agent CPU % of one core': Number(((cpu / elapsed) * 100).toFixed(1)),
     'peak RSS MB': Number(rss.toFixed(1)),
+    'simulator CPU % of one core': Number(((simCpu / elapsed) * 100).toFixed(1)),
     'poll latency p50 ms (median window)': p50s[Math.floor(p50s.length / 2)] ?? 'n/a',
     'poll latency p99 ms (worst window)': Math.max(...windows.map((w) => w.pollLatencyMs.p99)),
     'missed cycles (after warm-up)': `${sum((w) => w.missedCycles)} of ${sum((w) => w.cycles)}`,

@@ -146,7 +146,7 @@ export function registerWrite(program: Command): void {
           lines.set(key, line);
         }
         const source = new ModbusDeviceSource(
-          { name: w.label, unitId: w.unitId, retries: 0 },
+          { name: w.device, unitId: w.unitId, retries: 0 },
           [w.spec],
           line,
         );

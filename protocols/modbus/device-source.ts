@@ -171,6 +171,7 @@ export class ModbusDeviceSource implements TagSource {
   /** One request with retries on timeout; resolves to good readings or throws ModbusRequestError. */
   private async readRequest(request: ReadRequest<ModbusTagSpec>): Promise<Reading[]> {
     const { area, start, count } = request;
+    let retry: Backoff | undefined;
     for (let attempt = 0; ; attempt++) {
       this.status.requests += 1;
       try {
@@ -185,7 +186,8 @@ export class ModbusDeviceSource implements TagSource {
         if (e.exceptionCode !== undefined) this.status.exceptions += 1;
         if (e.reason === 'timeout') this.status.timeouts += 1;
         if (!(e.transport && this.line.connected && attempt < this.options.retries)) throw e;
-        await sleep(Math.min(50 * 2 ** attempt, 1000));
+        retry ??= new Backoff({ initialMs: 50, maxMs: 1000 });
+        await sleep(retry.nextDelay());
       }
     }
   }
