@@ -36,7 +36,7 @@ export class Gateway {
   private client?: MqttClient;
   private sink?: LineSink;
   private readonly log: Logger;
-  private readonly stats_: GatewayStats = { messages: 0, points: 0, invalid: {}, nodes: {} };
+  private readonly counters: GatewayStats = { messages: 0, points: 0, invalid: {}, nodes: {} };
   /** Tag topic → node that publishes it, from the nodes' retained manifests. */
   private readonly topicNode = new Map<string, string>();
 
@@ -49,9 +49,9 @@ export class Gateway {
 
   get stats(): GatewayStats {
     return {
-      ...this.stats_,
-      invalid: { ...this.stats_.invalid },
-      nodes: { ...this.stats_.nodes },
+      ...this.counters,
+      invalid: { ...this.counters.invalid },
+      nodes: { ...this.counters.nodes },
       ...(this.sink ? { sink: { ...this.sink.stats } } : {}),
     };
   }
@@ -109,7 +109,7 @@ export class Gateway {
   }
 
   private dispatch(topic: string, payload: Buffer): void {
-    this.stats_.messages += 1;
+    this.counters.messages += 1;
     try {
       const parsed = parseTopic(topic);
       switch (parsed.kind) {
@@ -165,8 +165,8 @@ export class Gateway {
           `_nodes/${node}/status`,
           `expected online|offline, got ${status.slice(0, 40)}`,
         );
-      if (this.stats_.nodes[node] !== status) this.log.info({ node, status }, 'node status');
-      this.stats_.nodes[node] = status;
+      if (this.counters.nodes[node] !== status) this.log.info({ node, status }, 'node status');
+      this.counters.nodes[node] = status;
     } else if (kind === 'tags' && rest.length === 1) {
       const decoded = decodeTagManifest(payload);
       if (!decoded.ok) return this.reject(decoded.reason, `_nodes/${node}/tags`, decoded.detail);
@@ -176,14 +176,14 @@ export class Gateway {
   }
 
   private accept(points: TagPoint[]): void {
-    this.stats_.points += points.length;
+    this.counters.points += points.length;
     if (this.sink) this.sink.write(points.map(toLine));
     if (this.deps.onPoint) for (const p of points) this.deps.onPoint(p);
   }
 
   private reject(reason: string, topic: string, detail: string): void {
-    const n = (this.stats_.invalid[reason] ?? 0) + 1;
-    this.stats_.invalid[reason] = n;
+    const n = (this.counters.invalid[reason] ?? 0) + 1;
+    this.counters.invalid[reason] = n;
     // Log the first of each reason and then a sample, so a flood of garbage cannot flood the log.
     if (n === 1 || n % 1000 === 0)
       this.log.warn({ reason, topic, detail, count: n }, 'invalid message dropped');

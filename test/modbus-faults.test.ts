@@ -1,13 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { decodeTagPayload, type TagPayload } from '../protocols/mqtt/payload.js';
 import { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { startCli, type Running } from './support/processes.js';
 import { startMosquitto, type Service } from './support/services.js';
+import { writeConfig } from './support/pipeline.js';
 import { waitFor } from './support/wait.js';
 
 interface Seen {
@@ -53,19 +50,15 @@ beforeAll(async () => {
       { name: 'motor_current', address: 'hr:101', scale: 0.1 },
     ],
   });
-  const file = join(mkdtempSync(join(tmpdir(), 'flm-faults-')), 'agent.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      site: 'plant1',
-      area: 'a',
-      line: 'l',
-      node: 'fault-node',
-      mqtt: { url: mosquitto.url },
-      publish: { heartbeatMs: 1000 },
-      devices: [device('a', 1), device('b', 2)],
-    }),
-  );
+  const file = writeConfig('agent', {
+    site: 'plant1',
+    area: 'a',
+    line: 'l',
+    node: 'fault-node',
+    mqtt: { url: mosquitto.url },
+    publish: { heartbeatMs: 1000 },
+    devices: [device('a', 1), device('b', 2)],
+  });
   watcher = mqtt.connect(mosquitto.url);
   watcher.on('connect', () => watcher.subscribe('factorylm/plant1/#'));
   watcher.on('message', (topic, payload) => {

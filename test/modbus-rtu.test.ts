@@ -1,12 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { decodeTagPayload } from '../protocols/mqtt/payload.js';
 import { startCli, type Running } from './support/processes.js';
 import { startMosquitto, startPtyPair, type PtyPair, type Service } from './support/services.js';
+import { writeConfig } from './support/pipeline.js';
 import { waitFor } from './support/wait.js';
 
 let line: PtyPair;
@@ -44,19 +41,15 @@ beforeAll(async () => {
       { name: 'temperature', address: 'hr:102', type: 'int16', scale: 0.1 },
     ],
   });
-  const file = join(mkdtempSync(join(tmpdir(), 'flm-rtu-')), 'agent.yaml');
   // Unit 3 has no PLC behind it: it must not slow units 1 and 2 down.
-  writeFileSync(
-    file,
-    stringify({
-      site: 'plant1',
-      area: 'a',
-      line: 'l',
-      node: 'rtu-node',
-      mqtt: { url: mosquitto.url },
-      devices: [device('press1', 1), device('press2', 2), device('ghost', 3)],
-    }),
-  );
+  const file = writeConfig('agent', {
+    site: 'plant1',
+    area: 'a',
+    line: 'l',
+    node: 'rtu-node',
+    mqtt: { url: mosquitto.url },
+    devices: [device('press1', 1), device('press2', 2), device('ghost', 3)],
+  });
   watcher = mqtt.connect(mosquitto.url);
   watcher.on('connect', () => watcher.subscribe('factorylm/plant1/#'));
   watcher.on('message', (topic, payload) => {

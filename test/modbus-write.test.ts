@@ -1,12 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { decodeValue } from '../protocols/modbus/codec.js';
 import { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { SimulatorRuntime } from '../simulators/runtime.js';
 import { SyntheticDevice } from '../simulators/synthetic.js';
+import { writeConfig } from './support/pipeline.js';
 import { runCli } from './support/processes.js';
 
 let micro: Micro820Simulator;
@@ -20,30 +17,26 @@ beforeAll(async () => {
   device = new SyntheticDevice(10, 0);
   synthetic = new SimulatorRuntime(new Map([[1, device]]), { port: 0, tickMs: 60_000 });
   await synthetic.start();
-  configFile = join(mkdtempSync(join(tmpdir(), 'flm-write-')), 'agent.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      site: 's',
-      area: 'a',
-      line: 'l',
-      mqtt: { url: 'mqtt://127.0.0.1:1' },
-      devices: [
-        {
-          name: 'plc',
-          protocol: 'modbus-tcp',
-          host: '127.0.0.1',
-          port: synthetic.port,
-          asset: 'm1',
-          tags: [
-            { name: 'setpoint', address: 'hr:0', type: 'uint16', scale: 0.1, writable: true },
-            { name: 'trim', address: 'hr:3:float32:CDAB', writable: true },
-            { name: 'readonly', address: 'hr:1', type: 'int16' },
-          ],
-        },
-      ],
-    }),
-  );
+  configFile = writeConfig('agent', {
+    site: 's',
+    area: 'a',
+    line: 'l',
+    mqtt: { url: 'mqtt://127.0.0.1:1' },
+    devices: [
+      {
+        name: 'plc',
+        protocol: 'modbus-tcp',
+        host: '127.0.0.1',
+        port: synthetic.port,
+        asset: 'm1',
+        tags: [
+          { name: 'setpoint', address: 'hr:0', type: 'uint16', scale: 0.1, writable: true },
+          { name: 'trim', address: 'hr:3:float32:CDAB', writable: true },
+          { name: 'readonly', address: 'hr:1', type: 'int16' },
+        ],
+      },
+    ],
+  });
 });
 
 afterAll(async () => {

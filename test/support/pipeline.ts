@@ -29,10 +29,16 @@ export async function startSimulator(port = 0): Promise<Micro820Simulator> {
   return sim;
 }
 
+/** Writes a config document to a YAML file in a fresh temporary folder; returns its path. */
+export function writeConfig(name: string, doc: Record<string, unknown>): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'factorylm-')), `${name}.yaml`);
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
 /** Writes a gateway config to a temporary file and starts `factorylm gateway` on it. */
 export async function startGateway(config: Record<string, unknown>): Promise<Running> {
-  const file = join(mkdtempSync(join(tmpdir(), 'factorylm-gw-')), 'gateway.yaml');
-  writeFileSync(file, stringify(config));
+  const file = writeConfig('gateway', config);
   const gateway = startCli(['gateway', '--config', file]);
   await gateway.waitForOutput(/"msg":"subscribed"/);
   return gateway;
