@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../agent/config.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
-import { mismatches, startAgent, startGateway, startSimulator } from './support/pipeline.js';
-import type { Running } from './support/processes.js';
+import { mismatches, startPipeline, type Pipeline } from './support/pipeline.js';
 import {
   influxQuery,
   startInfluxDb1,
@@ -15,31 +14,21 @@ import { waitFor } from './support/wait.js';
 let mosquitto: Service;
 let influx: Service;
 let sim: Micro820Simulator;
-let gateway: Running;
-let agent: Running;
+let pipeline: Pipeline;
 let config: AgentConfig;
 
 beforeAll(async () => {
   [mosquitto, influx] = await Promise.all([startMosquitto(), startInfluxDb1('sensors')]);
-  sim = await startSimulator();
-  gateway = await startGateway({
-    name: 'e2e-influx1',
-    mqtt: { url: mosquitto.url },
-    influx: {
-      api: 'v1',
-      url: influx.url,
-      database: 'sensors',
-      batchSize: 500,
-      flushIntervalMs: 200,
-    },
+  pipeline = await startPipeline('e2e-influx1', mosquitto.url, {
+    api: 'v1',
+    url: influx.url,
+    database: 'sensors',
   });
-  ({ agent, config } = await startAgent(sim.port, mosquitto.url));
+  ({ sim, config } = pipeline);
 });
 
 afterAll(async () => {
-  await agent?.stop();
-  await gateway?.stop();
-  await sim?.stop();
+  await pipeline?.stop();
   await Promise.all([mosquitto?.stop(), influx?.stop()]);
 });
 

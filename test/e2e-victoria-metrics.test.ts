@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../agent/config.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
-import { mismatches, startAgent, startGateway, startSimulator } from './support/pipeline.js';
+import { mismatches, startPipeline, type Pipeline } from './support/pipeline.js';
 import type { Running } from './support/processes.js';
 import {
   startMosquitto,
@@ -16,31 +16,22 @@ let mosquitto: Service;
 let vm: Service;
 let sim: Micro820Simulator;
 let gateway: Running;
-let agent: Running;
+let pipeline: Pipeline;
 let config: AgentConfig;
 
 beforeAll(async () => {
   [mosquitto, vm] = await Promise.all([startMosquitto(), startVictoriaMetrics()]);
-  sim = await startSimulator();
-  gateway = await startGateway({
-    name: 'e2e-vm',
-    mqtt: { url: mosquitto.url },
-    influx: {
-      api: 'v2',
-      url: vm.url,
-      org: 'factorylm',
-      bucket: 'sensors',
-      batchSize: 500,
-      flushIntervalMs: 200,
-    },
+  pipeline = await startPipeline('e2e-vm', mosquitto.url, {
+    api: 'v2',
+    url: vm.url,
+    org: 'factorylm',
+    bucket: 'sensors',
   });
-  ({ agent, config } = await startAgent(sim.port, mosquitto.url));
+  ({ sim, gateway, config } = pipeline);
 });
 
 afterAll(async () => {
-  await agent?.stop();
-  await gateway?.stop();
-  await sim?.stop();
+  await pipeline?.stop();
   await Promise.all([mosquitto?.stop(), vm?.stop()]);
 });
 

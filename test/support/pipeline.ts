@@ -55,6 +55,43 @@ export async function startAgent(
   return { agent, config };
 }
 
+export interface Pipeline {
+  sim: Micro820Simulator;
+  gateway: Running;
+  agent: Running;
+  config: AgentConfig;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Simulator (in this process, recording what it served) → agent CLI → broker → gateway CLI →
+ * the given InfluxDB sink, started in that order so the gateway sees the agent's first samples.
+ */
+export async function startPipeline(
+  name: string,
+  mqttUrl: string,
+  influx: Record<string, unknown>,
+): Promise<Pipeline> {
+  const sim = await startSimulator();
+  const gateway = await startGateway({
+    name,
+    mqtt: { url: mqttUrl },
+    influx: { batchSize: 500, flushIntervalMs: 200, ...influx },
+  });
+  const { agent, config } = await startAgent(sim.port, mqttUrl);
+  return {
+    sim,
+    gateway,
+    agent,
+    config,
+    stop: async () => {
+      await agent.stop();
+      await gateway.stop();
+      await sim.stop();
+    },
+  };
+}
+
 export interface StoredPoint {
   ts: number;
   value: number | boolean;
