@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { sleep } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
@@ -7,15 +8,21 @@ import { ModbusDeviceSource } from '../protocols/modbus/device-source.js';
 import { describeTransport, ModbusLine } from '../protocols/modbus/line.js';
 import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
-import { encodeTagPayload, type TagManifest } from '../protocols/mqtt/payload.js';
-import { nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
+import {
+  AssetBatchWriter,
+  encodeTagPayload,
+  markHistorical,
+  type TagManifest,
+} from '../protocols/mqtt/payload.js';
+import { assetTopic, nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
 import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
-import { Publisher, type PublisherStats } from './publisher.js';
+import { Outbox, type OutboxStats } from './outbox.js';
 import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
 
 interface DeviceRuntime {
   config: DeviceConfig;
+  mode: 'tag' | 'asset';
   source: TagSource;
   /** Read requests per cycle after planning. */
   requests: number;
@@ -27,10 +34,11 @@ interface DeviceRuntime {
 
 export interface AgentStats {
   samplesRead: number;
-  samplesPublished: number;
+  /** Samples that passed report-by-exception into the outbox. */
+  samplesAccepted: number;
   /** Duration of one device's read cycle, ms, over all devices. */
   pollLatencyMs: ReturnType<LatencyHistogram['summary']>;
-  publisher: PublisherStats;
+  outbox?: OutboxStats;
   devices: {
     name: string;
     connected: boolean;
@@ -46,19 +54,24 @@ export interface AgentDeps {
   brokerBackoff?: { initialMs?: number; maxMs?: number };
 }
 
+/** Under systemd's StateDirectory when there is one, else the working directory. */
+function defaultOutboxPath(node: string): string {
+  return join(process.env.STATE_DIRECTORY?.split(':')[0] ?? '.', `outbox-${node}.db`);
+}
+
 /**
  * The edge process: polls every configured device on its own schedule, turns readings into
  * engineering values and publishes them by exception. One failing device never delays another.
  */
 export class Agent {
   private client?: MqttClient;
-  private publisher?: Publisher;
+  private outbox?: Outbox;
   private readonly devices: DeviceRuntime[] = [];
   private readonly lines = new Map<string, ModbusLine>();
   private readonly stopping = new AbortController();
   private loops: Promise<void>[] = [];
   private samplesRead = 0;
-  private samplesPublished = 0;
+  private samplesAccepted = 0;
   private readonly pollLatency = new LatencyHistogram();
   private window = { latency: new LatencyHistogram(), samplesRead: 0, missedCycles: 0, cycles: 0 };
   private readonly log: Logger;
@@ -89,11 +102,19 @@ export class Agent {
         retain: true,
       });
       for (const d of this.devices) d.lastStatus = undefined;
+      this.outbox?.resume();
     });
-    this.publisher = new Publisher(
+    this.outbox = new Outbox(
       this.client,
-      config.publish,
-      this.deps.log.child({ component: 'publisher', node: config.node }),
+      {
+        ...config.outbox,
+        path: config.outbox.path ?? defaultOutboxPath(config.node),
+        qos: config.publish.qos,
+        maxInflight: config.publish.maxInflight,
+      },
+      (record, historical) =>
+        historical ? markHistorical(record.payload as string) : record.payload,
+      this.deps.log.child({ component: 'outbox', node: config.node }),
     );
     for (const device of config.devices) this.devices.push(this.buildDevice(device));
     this.log.info(
@@ -129,21 +150,16 @@ export class Agent {
         .catch(() => undefined);
     }
     await client.endAsync();
+    this.outbox?.close();
     this.log.info(this.stats, 'agent stopped');
   }
 
   get stats(): AgentStats {
     return {
       samplesRead: this.samplesRead,
-      samplesPublished: this.samplesPublished,
+      samplesAccepted: this.samplesAccepted,
       pollLatencyMs: this.pollLatency.summary(),
-      publisher: this.publisher?.stats ?? {
-        published: 0,
-        queued: 0,
-        dropped: 0,
-        inflight: 0,
-        failed: 0,
-      },
+      ...(this.outbox ? { outbox: this.outbox.stats } : {}),
       devices: this.devices.map((d) => ({
         name: d.config.name,
         connected: d.source.status.connected,
@@ -204,9 +220,15 @@ export class Agent {
           asset,
           tag: t.name,
         }),
+        jsonKey: JSON.stringify(t.name) + ':',
         scale: t.scale,
         offset: t.offset,
-        deadband: t.deadband,
+        policy: {
+          deadband: t.deadband,
+          deadbandPercent: t.deadbandPercent,
+          minIntervalMs: t.minIntervalMs ?? this.config.publish.minIntervalMs,
+          maxSilenceMs: t.maxSilenceMs ?? this.config.publish.heartbeatMs,
+        },
         writable: t.writable,
         unit: t.unit,
       });
@@ -250,6 +272,7 @@ export class Agent {
     );
     return {
       config: device,
+      mode: device.publishMode ?? this.config.publish.mode,
       source,
       requests: source.requestCount,
       tags,
@@ -286,21 +309,31 @@ export class Agent {
   }
 
   private handleReadings(device: DeviceRuntime, readings: Reading[]): void {
-    const publisher = this.publisher!;
-    const heartbeat = this.config.publish.heartbeatMs;
+    const outbox = this.outbox!;
+    const batches = device.mode === 'asset' ? new Map<string, AssetBatchWriter>() : undefined;
     for (const r of readings) {
       const tag = device.tags.get(r.id);
       if (!tag) continue;
       this.samplesRead += 1;
       this.window.samplesRead += 1;
       const v = r.value === null ? null : toEngineering(r.value, tag.scale, tag.offset);
-      if (!shouldPublish(tag.last, v, r.quality, tag.deadband, heartbeat, r.ts)) continue;
+      if (!shouldPublish(tag.last, v, r.quality, tag.policy, r.ts)) continue;
       tag.last = { v, q: r.quality, at: r.ts };
+      this.samplesAccepted += 1;
+      if (batches) {
+        let batch = batches.get(tag.asset);
+        if (!batch) batches.set(tag.asset, (batch = new AssetBatchWriter(r.ts)));
+        batch.add(tag.jsonKey, v, r.quality, r.reason);
+        continue;
+      }
       const payload: Parameters<typeof encodeTagPayload>[0] = { v, ts: r.ts, q: r.quality };
       if (r.reason) payload.r = r.reason;
-      publisher.publish(tag.topic, encodeTagPayload(payload));
-      this.samplesPublished += 1;
+      outbox.append(tag.topic, encodeTagPayload(payload), 1, r.ts);
     }
+    if (!batches) return;
+    const { site, area, line } = this.config;
+    for (const [asset, batch] of batches)
+      outbox.append(assetTopic({ site, area, line, asset }), batch.encode(), batch.count, batch.ts);
   }
 
   /**

@@ -66,10 +66,32 @@ export const tagSchema = z
       .describe(
         'Publish only when the value moves more than this (engineering units); 0 = any change',
       ),
+    deadbandPercent: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe(
+        'Publish only when the value moves more than this percent of the last published value; 0 = off',
+      ),
+    minIntervalMs: z
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'Publish a value change no more often than this, ms (quality changes always go out); default: publish.minIntervalMs',
+      ),
+    maxSilenceMs: z
+      .int()
+      .min(1000)
+      .optional()
+      .describe('Re-publish an unchanged value after this long, ms; default: publish.heartbeatMs'),
     writable: z
       .boolean()
       .default(false)
       .describe('Allow writes to this tag (off by default: nothing writes to a PLC unless marked)'),
+    min: z.number().optional().describe('Smallest value a write may set (engineering units)'),
+    max: z.number().optional().describe('Largest value a write may set (engineering units)'),
     description: z.string().optional(),
   })
   .describe('One value read from the device');
@@ -109,6 +131,10 @@ export const deviceSchema = z
       .default(1)
       .describe('Modbus unit id (slave id); devices on one line differ by it'),
     byteOrder: byteOrder.default('ABCD').describe('Default byte order of multi-byte values'),
+    publishMode: z
+      .enum(['tag', 'asset'])
+      .optional()
+      .describe("Override publish.mode for this device's tags"),
     asset: topicLevel('asset').describe("Default asset for this device's tags"),
     pollIntervalMs: z
       .int()
@@ -228,22 +254,132 @@ export const agentConfigSchema = z
           .min(1000)
           .default(60_000)
           .describe('Re-publish an unchanged tag after this long, ms'),
-        maxQueue: z
+        minIntervalMs: z
           .int()
-          .min(100)
-          .default(100_000)
-          .describe(
-            'Samples held in memory while the broker is unreachable; oldest dropped beyond',
-          ),
+          .min(0)
+          .default(0)
+          .describe('Publish a value change no more often than this per tag, ms; 0 = every change'),
         maxInflight: z
           .int()
           .min(1)
           .max(65535)
           .default(1000)
           .describe('QoS 1 messages awaiting PUBACK at once'),
+        mode: z
+          .enum(['tag', 'asset'])
+          .default('tag')
+          .describe(
+            'tag: one message per tag topic; asset: one message per asset per cycle with the changed tags (high tag rates)',
+          ),
+        output: z
+          .enum(['json', 'sparkplug'])
+          .default('json')
+          .describe(
+            'json: the unified namespace of factorylm/…; sparkplug: Sparkplug B on spBv1.0/…',
+          ),
       })
       .prefault({})
       .describe('Publishing policy'),
+    outbox: z
+      .strictObject({
+        path: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'SQLite file of the durable outbox; default: factorylm-outbox-<node>.db in the working directory',
+          ),
+        maxBytes: z
+          .int()
+          .min(1_000_000)
+          .default(512 * 1024 * 1024)
+          .describe('Disk the backlog may use, bytes; beyond it the oldest samples are dropped'),
+        maxAgeMs: z
+          .int()
+          .min(60_000)
+          .default(7 * 24 * 3600 * 1000)
+          .describe('Samples older than this are dropped from the backlog, ms'),
+        flushIntervalMs: z
+          .int()
+          .min(10)
+          .max(10_000)
+          .default(200)
+          .describe(
+            'Unacknowledged samples are committed and fsynced this often, ms: at most this much is lost on power loss or kill -9',
+          ),
+        replayRatePerSec: z
+          .int()
+          .min(1)
+          .default(2000)
+          .describe('Backlog messages replayed per second after an outage, beside live data'),
+        maxMemoryMessages: z
+          .int()
+          .min(100)
+          .default(100_000)
+          .describe(
+            'Messages held in memory when the disk cannot take them; oldest dropped beyond',
+          ),
+      })
+      .prefault({})
+      .describe('Durable store-and-forward queue between the PLC polls and the broker'),
+    health: z
+      .strictObject({
+        port: z
+          .int()
+          .min(0)
+          .max(65535)
+          .default(9102)
+          .describe('Port of GET /health and GET /metrics; 0 = off'),
+        host: z.string().default('127.0.0.1').describe('Address to listen on; 0.0.0.0 for all'),
+        token: z
+          .string()
+          .min(16, 'use at least 16 characters')
+          .optional()
+          .describe('Bearer token required by the endpoints; write ${ENV_NAME}'),
+        tls: z
+          .strictObject({
+            cert: z.string().describe('PEM certificate file'),
+            key: z.string().describe('PEM key file'),
+          })
+          .optional()
+          .describe('Serve HTTPS'),
+        publishIntervalMs: z
+          .int()
+          .min(0)
+          .default(10_000)
+          .describe(
+            'Publish health to factorylm/<site>/_nodes/<node>/health this often, ms; 0 = off',
+          ),
+        maxEventLoopLagMs: z
+          .int()
+          .min(10)
+          .default(500)
+          .describe('Event-loop delay (p99 over a minute) above which health reports degraded'),
+        maxRssMb: z
+          .int()
+          .min(32)
+          .default(400)
+          .describe('Resident memory above which health reports degraded'),
+      })
+      .prefault({})
+      .describe('Health and Prometheus metrics endpoints'),
+    writes: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Accept write requests on factorylm/<site>/_nodes/<node>/write/<asset>/<tag> for tags marked writable',
+          ),
+      })
+      .prefault({})
+      .describe('Writes to PLCs from MQTT'),
+    sparkplug: z
+      .strictObject({
+        groupId: z.string().optional().describe('Sparkplug group id; default: the site'),
+      })
+      .prefault({})
+      .describe('Sparkplug B settings (publish.output: sparkplug)'),
     log: logConfigSchema,
     devices: z.array(deviceSchema).min(1, 'configure at least one device'),
   })

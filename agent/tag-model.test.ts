@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shouldPublish, toEngineering, toRaw } from './tag-model.js';
+import { shouldPublish, toEngineering, toRaw, type PublishPolicy } from './tag-model.js';
 
 describe('toEngineering / toRaw', () => {
   it.each([
@@ -24,23 +24,64 @@ describe('toEngineering / toRaw', () => {
 
 describe('shouldPublish', () => {
   const last = { v: 100, q: 'good' as const, at: 1000 };
+  const policy = (p: Partial<PublishPolicy> = {}): PublishPolicy => ({
+    deadband: 0,
+    deadbandPercent: 0,
+    minIntervalMs: 0,
+    maxSilenceMs: 60_000,
+    ...p,
+  });
   it.each([
-    ['first sample', undefined, 100, 'good', 0, 1000, true],
-    ['unchanged within heartbeat', last, 100, 'good', 0, 2000, false],
-    ['any change with deadband 0', last, 100.01, 'good', 0, 2000, true],
-    ['change inside deadband', last, 104, 'good', 5, 2000, false],
-    ['change equal to deadband', last, 105, 'good', 5, 2000, false],
-    ['change beyond deadband', last, 105.5, 'good', 5, 2000, true],
-    ['negative change beyond deadband', last, 94, 'good', 5, 2000, true],
-    ['heartbeat elapsed', last, 100, 'good', 5, 61_000, true],
-    ['quality change', last, 100, 'bad', 5, 2000, true],
-    ['value lost', last, null, 'good', 5, 2000, true],
-  ] as const)('%s', (_name, previous, v, q, deadband, now, expected) => {
-    expect(shouldPublish(previous, v, q, deadband, 60_000, now)).toBe(expected);
+    ['first sample', undefined, 100, 'good', {}, 1000, true],
+    ['unchanged within max silence', last, 100, 'good', {}, 2000, false],
+    ['any change with deadband 0', last, 100.01, 'good', {}, 2000, true],
+    ['change inside deadband', last, 104, 'good', { deadband: 5 }, 2000, false],
+    ['change equal to deadband', last, 105, 'good', { deadband: 5 }, 2000, false],
+    ['change beyond deadband', last, 105.5, 'good', { deadband: 5 }, 2000, true],
+    ['negative change beyond deadband', last, 94, 'good', { deadband: 5 }, 2000, true],
+    ['inside percent deadband', last, 101.9, 'good', { deadbandPercent: 2 }, 2000, false],
+    ['beyond percent deadband', last, 97.9, 'good', { deadbandPercent: 2 }, 2000, true],
+    [
+      'both deadbands: inside absolute',
+      last,
+      103,
+      'good',
+      { deadband: 5, deadbandPercent: 1 },
+      2000,
+      false,
+    ],
+    [
+      'both deadbands: inside percent',
+      last,
+      106,
+      'good',
+      { deadband: 5, deadbandPercent: 10 },
+      2000,
+      false,
+    ],
+    ['change before min interval', last, 150, 'good', { minIntervalMs: 5000 }, 2000, false],
+    ['change after min interval', last, 150, 'good', { minIntervalMs: 5000 }, 6000, true],
+    ['quality change ignores min interval', last, 100, 'bad', { minIntervalMs: 5000 }, 2000, true],
+    ['max silence elapsed', last, 100, 'good', { deadband: 5 }, 61_000, true],
+    [
+      'max silence shorter than min interval wins',
+      last,
+      100,
+      'good',
+      { minIntervalMs: 9000, maxSilenceMs: 5000 },
+      7000,
+      true,
+    ],
+    ['quality change', last, 100, 'bad', { deadband: 5 }, 2000, true],
+    ['value lost', last, null, 'good', { deadband: 5 }, 2000, true],
+  ] as const)('%s', (_name, previous, v, q, p, now, expected) => {
+    expect(shouldPublish(previous, v, q, policy(p), now)).toBe(expected);
   });
 
-  it('publishes every boolean flip', () => {
-    expect(shouldPublish({ v: true, q: 'good', at: 0 }, false, 'good', 10, 60_000, 1)).toBe(true);
-    expect(shouldPublish({ v: true, q: 'good', at: 0 }, true, 'good', 10, 60_000, 1)).toBe(false);
+  it('publishes every boolean flip and string change, whatever the deadband', () => {
+    const p = policy({ deadband: 10, deadbandPercent: 50 });
+    expect(shouldPublish({ v: true, q: 'good', at: 0 }, false, 'good', p, 1)).toBe(true);
+    expect(shouldPublish({ v: true, q: 'good', at: 0 }, true, 'good', p, 1)).toBe(false);
+    expect(shouldPublish({ v: 'RUN', q: 'good', at: 0 }, 'STOP', 'good', p, 1)).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadAgentConfig } from '../agent/config.js';
@@ -105,6 +107,7 @@ export function registerDemo(program: Command): void {
         PLC_PORT: String(simPort),
         MQTT_USERNAME: '',
         MQTT_PASSWORD: '',
+        FACTORYLM_OUTBOX: join(mkdtempSync(join(tmpdir(), 'factorylm-demo-')), 'outbox.db'),
       };
       const agentConfig = await loadAgentConfig(
         join(packageRoot(), 'deploy/examples/micro820.yaml'),

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { Quality, TagValue } from '../types.js';
 import {
+  AssetBatchWriter,
   decodeAssetPayload,
   decodeTagManifest,
   decodeTagPayload,
   encodeTagPayload,
+  markHistorical,
 } from './payload.js';
 
 const TS = 1732480000123;
@@ -98,5 +101,36 @@ describe('tag manifest', () => {
       ok: false,
       reason: 'bad-manifest',
     });
+  });
+});
+
+describe('AssetBatchWriter', () => {
+  it.each([
+    ['all good', [['speed', 42.1, 'good']], '{"ts":1732480000123,"v":{"speed":42.1}}'],
+    [
+      'bad tag with reason',
+      [
+        ['speed', 42.1, 'good'],
+        ['temp', null, 'bad', 'timeout'],
+      ],
+      '{"ts":1732480000123,"v":{"speed":42.1,"temp":null},"q":{"temp":"bad"},"r":{"temp":"timeout"}}',
+    ],
+    [
+      'bool, string and escaped name',
+      [
+        ['run', true, 'good'],
+        ['mode "x"', 'AUTO', 'uncertain'],
+      ],
+      '{"ts":1732480000123,"v":{"run":true,"mode \\"x\\"":"AUTO"},"q":{"mode \\"x\\"":"uncertain"}}',
+    ],
+  ] as const)('%s', (_name, tags, expected) => {
+    const w = new AssetBatchWriter(1732480000123);
+    for (const [name, v, q, r] of tags as unknown as [string, TagValue | null, Quality, string?][])
+      w.add(JSON.stringify(name) + ':', v, q, r);
+    const body = w.encode();
+    expect(body).toBe(expected);
+    const decoded = decodeAssetPayload(markHistorical(body));
+    expect(decoded.ok && decoded.value.hist).toBe(true);
+    expect(decoded.ok && Object.keys(decoded.value.v)).toEqual(tags.map((t) => t[0]));
   });
 });

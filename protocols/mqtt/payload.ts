@@ -18,6 +18,8 @@ export interface AssetPayload {
   v: Record<string, TagValue | null>;
   /** Only for tags whose quality is not good. */
   q?: Record<string, Quality>;
+  /** Reasons for the tags in `q`. */
+  r?: Record<string, string>;
   hist?: boolean;
 }
 
@@ -26,10 +28,49 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; d
 const QUALITIES = new Set<string>(['good', 'bad', 'uncertain']);
 
 export function encodeTagPayload(p: TagPayload): string {
-  let out = `{"v":${p.v === null ? 'null' : JSON.stringify(p.v)},"ts":${p.ts},"q":"${p.q}"`;
+  let out = `{"v":${jsonValue(p.v)},"ts":${p.ts},"q":"${p.q}"`;
   if (p.r !== undefined) out += `,"r":${JSON.stringify(p.r)}`;
   if (p.hist) out += ',"hist":true';
   return out + '}';
+}
+
+function jsonValue(v: TagValue | null): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * Builds one asset-batch body by string concatenation: the high-rate path, where building an
+ * object per sample and serialising it again would cost more than the MQTT publish itself.
+ */
+export class AssetBatchWriter {
+  count = 0;
+  private values = '';
+  private qualities = '';
+  private reasons = '';
+
+  constructor(readonly ts: number) {}
+
+  /** `key` is the tag name already JSON-quoted with its colon: `"speed":`. */
+  add(key: string, v: TagValue | null, q: Quality, reason?: string): void {
+    this.values += (this.count === 0 ? '' : ',') + key + jsonValue(v);
+    this.count += 1;
+    if (q === 'good') return;
+    this.qualities += (this.qualities ? ',' : '') + key + '"' + q + '"';
+    if (reason !== undefined)
+      this.reasons += (this.reasons ? ',' : '') + key + JSON.stringify(reason);
+  }
+
+  encode(): string {
+    let out = `{"ts":${this.ts},"v":{${this.values}}`;
+    if (this.qualities) out += `,"q":{${this.qualities}}`;
+    if (this.reasons) out += `,"r":{${this.reasons}}`;
+    return out + '}';
+  }
+}
+
+/** Marks an encoded JSON tag or asset body as replayed from a backlog. */
+export function markHistorical(json: string): string {
+  return json.slice(0, -1) + ',"hist":true}';
 }
 
 function fail<T>(reason: string, detail: string): Decoded<T> {
@@ -107,6 +148,10 @@ export function decodeAssetPayload(buf: Buffer | string): Decoded<AssetPayload> 
         return fail('bad-quality', `"q.${tag}" must be good|bad|uncertain`);
     }
     value.q = o.q as Record<string, Quality>;
+  }
+  if (o.r !== null && typeof o.r === 'object' && !Array.isArray(o.r)) {
+    const reasons = Object.entries(o.r).filter(([, r]) => typeof r === 'string');
+    if (reasons.length > 0) value.r = Object.fromEntries(reasons) as Record<string, string>;
   }
   if (o.hist === true) value.hist = true;
   return { ok: true, value };

@@ -20,6 +20,9 @@ export function exampleEnv(plcPort: number, mqttUrl: string): NodeJS.ProcessEnv 
     MQTT_USERNAME: '',
     MQTT_PASSWORD: '',
     LOG_LEVEL: 'info',
+    // Each agent its own outbox and a free health port, so parallel tests never share them.
+    FACTORYLM_OUTBOX: join(mkdtempSync(join(tmpdir(), 'factorylm-outbox-')), 'outbox.db'),
+    HEALTH_PORT: '0',
   };
 }
 
@@ -31,7 +34,16 @@ export async function startSimulator(port = 0): Promise<Micro820Simulator> {
 
 /** Writes a config document to a YAML file in a fresh temporary folder; returns its path. */
 export function writeConfig(name: string, doc: Record<string, unknown>): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'factorylm-')), `${name}.yaml`);
+  const dir = mkdtempSync(join(tmpdir(), 'factorylm-'));
+  const file = join(dir, `${name}.yaml`);
+  if (doc.devices) {
+    // An agent config: its outbox goes beside the file, and no fixed health port.
+    doc = {
+      ...doc,
+      outbox: { path: join(dir, 'outbox.db'), ...(doc.outbox as object) },
+      health: { port: 0, ...(doc.health as object) },
+    };
+  }
   writeFileSync(file, stringify(doc));
   return file;
 }

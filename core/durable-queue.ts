@@ -1,0 +1,186 @@
+import Database from 'better-sqlite3';
+
+/** One message waiting for delivery: an MQTT topic and body, and how many samples it carries. */
+export interface QueueRecord {
+  id: number;
+  /** When it was accepted, ms since the epoch; the age limit counts from here. */
+  ts: number;
+  topic: string;
+  payload: string | Buffer;
+  samples: number;
+}
+
+export interface DurableQueueLimits {
+  /** Bytes of topic + payload the queue may hold; the oldest records are dropped beyond. */
+  maxBytes: number;
+  /** Records older than this are dropped, ms. */
+  maxAgeMs: number;
+}
+
+export interface QueueTotals {
+  messages: number;
+  samples: number;
+  bytes: number;
+}
+
+/** Approximate storage of one record beside its topic and payload: row id, ts, samples, b-tree cell. */
+const ROW_OVERHEAD = 24;
+
+export function recordBytes(topic: string, payload: string | Buffer): number {
+  const body = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  return Buffer.byteLength(topic) + body + ROW_OVERHEAD;
+}
+
+/**
+ * An ordered, bounded queue of records in SQLite (WAL mode, fsync on every commit). Callers
+ * commit in batches (one transaction per flush), so the cost of durability is paid per batch,
+ * not per record. Records keep the id the caller gave them, which fixes their order.
+ */
+export class DurableQueue {
+  readonly totals: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
+  /** Records removed by the size or age limit. */
+  readonly dropped: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly deleteRange: Database.Statement;
+  private readonly range: Database.Statement;
+  private readonly oldest: Database.Statement;
+  private readonly sizeOfRange: Database.Statement;
+  private readonly olderThan: Database.Statement;
+  private readonly appendMany: (records: QueueRecord[], deletes: [number, number][]) => void;
+
+  /** Opens (or creates) the queue at `path`; `:memory:` keeps it in memory only. Throws when SQLite cannot. */
+  constructor(
+    readonly path: string,
+    private readonly limits: DurableQueueLimits,
+  ) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: each commit is fsynced, so what a flush committed survives power loss, not only kill -9.
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, topic TEXT NOT NULL, payload NOT NULL, samples INTEGER NOT NULL)',
+    );
+    this.insert = this.db.prepare(
+      'INSERT OR REPLACE INTO outbox (id, ts, topic, payload, samples) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.deleteRange = this.db.prepare('DELETE FROM outbox WHERE id BETWEEN ? AND ?');
+    this.sizeOfRange = this.db.prepare(
+      `SELECT count(*) AS messages, coalesce(sum(samples), 0) AS samples,
+        coalesce(sum(length(CAST(topic AS BLOB)) + length(CAST(payload AS BLOB))), 0) + count(*) * ${ROW_OVERHEAD} AS bytes
+       FROM outbox WHERE id BETWEEN ? AND ?`,
+    );
+    this.range = this.db.prepare(
+      'SELECT id, ts, topic, payload, samples FROM outbox WHERE id > ? AND id <= ? ORDER BY id LIMIT ?',
+    );
+    this.oldest = this.db.prepare(
+      `SELECT id, samples, length(CAST(topic AS BLOB)) + length(CAST(payload AS BLOB)) + ${ROW_OVERHEAD} AS bytes
+       FROM outbox WHERE id > ? ORDER BY id LIMIT 512`,
+    );
+    this.olderThan = this.db.prepare('SELECT max(id) AS id FROM outbox WHERE ts < ?');
+    this.appendMany = this.db.transaction((records: QueueRecord[], deletes: [number, number][]) => {
+      for (const [from, to] of deletes) this.removeRange(from, to);
+      for (const r of records) {
+        this.insert.run(r.id, r.ts, r.topic, r.payload, r.samples);
+        this.totals.messages += 1;
+        this.totals.samples += r.samples;
+        this.totals.bytes += recordBytes(r.topic, r.payload);
+      }
+    });
+    const all = this.sizeOfRange.get(0, Number.MAX_SAFE_INTEGER) as QueueTotals;
+    Object.assign(this.totals, all);
+  }
+
+  /** Highest id stored, or 0: new records continue after it so order survives a restart. */
+  maxId(): number {
+    const row = this.db.prepare('SELECT max(id) AS id FROM outbox').get() as { id: number | null };
+    return row.id ?? 0;
+  }
+
+  /**
+   * One transaction: removes the given id ranges (delivered records) and appends `records`.
+   * Throws on a disk error, leaving the queue as it was.
+   */
+  commit(records: QueueRecord[], deletes: [number, number][]): void {
+    if (records.length === 0 && deletes.length === 0) return;
+    const before = { ...this.totals };
+    try {
+      this.appendMany(records, deletes);
+    } catch (err) {
+      Object.assign(this.totals, before);
+      throw err;
+    }
+  }
+
+  /** Up to `limit` records with `after < id <= upTo`, in id order. */
+  read(after: number, upTo: number, limit: number): QueueRecord[] {
+    return this.range.all(after, upTo, limit) as QueueRecord[];
+  }
+
+  /** Drops the oldest records beyond the size and age limits; returns what was dropped now. */
+  enforceLimits(now: number): QueueTotals {
+    const droppedNow: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
+    const tooOld = (this.olderThan.get(now - this.limits.maxAgeMs) as { id: number | null }).id;
+    if (tooOld !== null) this.dropRange(0, tooOld, droppedNow);
+    let after = 0;
+    while (this.totals.bytes > this.limits.maxBytes && this.totals.messages > 0) {
+      const rows = this.oldest.all(after) as { id: number; samples: number; bytes: number }[];
+      if (rows.length === 0) break;
+      let excess = this.totals.bytes - this.limits.maxBytes;
+      let last = after;
+      for (const row of rows) {
+        last = row.id;
+        excess -= row.bytes;
+        if (excess <= 0) break;
+      }
+      this.dropRange(after, last, droppedNow);
+      after = last;
+    }
+    return droppedNow;
+  }
+
+  /** On-disk size of the database and its WAL, bytes. */
+  fileBytes(): number {
+    const page = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    return page * pages;
+  }
+
+  close(): void {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A read-only or full disk cannot checkpoint; SQLite replays the WAL on the next open.
+    }
+    this.db.close();
+  }
+
+  private dropRange(from: number, to: number, droppedNow: QueueTotals): void {
+    const gone = this.removeRange(from, to);
+    for (const k of ['messages', 'samples', 'bytes'] as const) {
+      this.dropped[k] += gone[k];
+      droppedNow[k] += gone[k];
+    }
+  }
+
+  private removeRange(from: number, to: number): QueueTotals {
+    const gone = this.sizeOfRange.get(from, to) as QueueTotals;
+    if (gone.messages === 0) return gone;
+    this.deleteRange.run(from, to);
+    this.totals.messages -= gone.messages;
+    this.totals.samples -= gone.samples;
+    this.totals.bytes -= gone.bytes;
+    return gone;
+  }
+}
+
+/** Turns a sorted list of ids into [from, to] runs, so delivered records are deleted by range. */
+export function idRanges(sortedIds: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const id of sortedIds) {
+    const last = out[out.length - 1];
+    if (last && id === last[1] + 1) last[1] = id;
+    else out.push([id, id]);
+  }
+  return out;
+}
