@@ -1,0 +1,172 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface HealthServerOptions {
+  host: string;
+  /** 0 picks a free port (tests); turning the endpoint off is the caller's business. */
+  port: number;
+  /** Bearer token every request must carry. */
+  token?: string;
+  /** PEM files; serve HTTPS. */
+  tls?: { cert: string; key: string };
+}
+
+export interface HealthHandlers {
+  /** The health document; `status` other than `ok` answers 503. */
+  health: () => object & { status: string };
+  metrics: () => Promise<string>;
+  metricsContentType: string;
+}
+
+export interface HealthServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+type Server = ReturnType<typeof createHttpServer>;
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A stuck or slow client must not hold a socket of a small edge box for long. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Serves `GET /health` and `GET /metrics` with node:http(s) alone: the agent's memory budget
+ * has no room for a web framework.
+ */
+export async function startHealthServer(
+  options: HealthServerOptions,
+  handlers: HealthHandlers,
+  log: Logger,
+): Promise<HealthServer> {
+  const handler = requestHandler(options.token, handlers, log);
+  const server = options.tls
+    ? await createTlsServer(options.tls, handler)
+    : createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS }, handler);
+  const port = await listen(server, options, log);
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `${options.tls ? 'https' : 'http'}://${host}:${port}`;
+  log.info({ url, auth: options.token !== undefined }, 'health endpoint listening');
+  return { url, port, close: () => close(server) };
+}
+
+async function createTlsServer(
+  tls: { cert: string; key: string },
+  handler: Handler,
+): Promise<Server> {
+  const pem = await readTls(tls);
+  try {
+    return createHttpsServer({ ...pem, requestTimeout: REQUEST_TIMEOUT_MS }, handler);
+  } catch (err) {
+    throw new Error(
+      `health.tls: cannot serve HTTPS with cert ${tls.cert} and key ${tls.key}: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+async function readTls(tls: { cert: string; key: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (field: 'cert' | 'key') => {
+    try {
+      return await readFile(tls[field]);
+    } catch (err) {
+      throw new Error(`health.tls.${field}: cannot read ${tls[field]}: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  };
+  return { cert: await read('cert'), key: await read('key') };
+}
+
+function listen(server: Server, options: HealthServerOptions, log: Logger): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException) => reject(listenError(err, options));
+    server.once('error', failed);
+    server.listen(options.port, options.host, () => {
+      server.off('error', failed);
+      // Later errors (accept failing on EMFILE) must be logged, not crash the agent.
+      server.on('error', (err) => log.error({ err }, 'health endpoint error'));
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function listenError(err: NodeJS.ErrnoException, { host, port }: HealthServerOptions): Error {
+  const message =
+    err.code === 'EADDRINUSE'
+      ? `port ${port} is in use; set health.port to a free port or 0 to turn the endpoint off`
+      : `health endpoint cannot listen on ${host}:${port}: ${err.message}`;
+  return new Error(message, { cause: err });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Keep-alive connections of scrapers would otherwise hold the close open.
+    server.closeIdleConnections();
+  });
+}
+
+function requestHandler(token: string | undefined, handlers: HealthHandlers, log: Logger): Handler {
+  const authorized = token === undefined ? () => true : bearerCheck(token);
+  // A Map, not an object literal: `/__proto__` must be a 404, not a lookup on the prototype.
+  const routes = new Map<string, (res: ServerResponse) => Promise<void>>([
+    [
+      '/health',
+      async (res) => {
+        const body = handlers.health();
+        sendJson(res, body.status === 'ok' ? 200 : 503, body);
+      },
+    ],
+    [
+      '/metrics',
+      async (res) => send(res, 200, handlers.metricsContentType, await handlers.metrics()),
+    ],
+  ]);
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (!authorized(req.headers.authorization)) {
+      log.debug({ path, remote: req.socket.remoteAddress }, 'health request without valid token');
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return sendJson(res, 401, { error: 'missing or wrong bearer token' });
+    }
+    const route = routes.get(path);
+    if (!route) return sendJson(res, 404, { error: `no route ${path}; try /health or /metrics` });
+    if (req.method !== 'GET') {
+      res.setHeader('Allow', 'GET');
+      return sendJson(res, 405, { error: `${req.method} not allowed; use GET` });
+    }
+    route(res).catch((err: unknown) => {
+      log.error({ err, path }, 'health endpoint handler failed');
+      sendJson(res, 500, { error: `${path} failed: ${errorMessage(err)}` });
+    });
+  };
+}
+
+/**
+ * Hashing both sides first gives equal-length inputs, so neither the token nor its length leaks
+ * through response timing.
+ */
+function bearerCheck(token: string): (header: string | undefined) => boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const expected = digest(`Bearer ${token}`);
+  return (header) => header !== undefined && timingSafeEqual(digest(header), expected);
+}
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+  res.end(body);
+}
