@@ -66,18 +66,22 @@ function defaultOutboxPath(node: string): string {
 export class Agent {
   private client?: MqttClient;
   private outbox?: Outbox;
-  private readonly devices: DeviceRuntime[] = [];
-  private readonly lines = new Map<string, ModbusLine>();
-  private readonly stopping = new AbortController();
+  private devices: DeviceRuntime[] = [];
+  private lines = new Map<string, ModbusLine>();
+  /** Stops the current generation of poll loops (on stop or reload). */
+  private polling = new AbortController();
   private loops: Promise<void>[] = [];
+  private readonly startedAt = Date.now();
+  private reloads = { applied: 0, rejected: 0 };
   private samplesRead = 0;
   private samplesAccepted = 0;
   private readonly pollLatency = new LatencyHistogram();
   private window = { latency: new LatencyHistogram(), samplesRead: 0, missedCycles: 0, cycles: 0 };
   private readonly log: Logger;
+  private lastError?: { message: string; at: number };
 
   constructor(
-    private readonly config: AgentConfig,
+    private config: AgentConfig,
     private readonly deps: AgentDeps,
   ) {
     this.log = deps.log.child({ component: 'agent', node: config.node });
@@ -116,7 +120,18 @@ export class Agent {
         historical ? markHistorical(record.payload as string) : record.payload,
       this.deps.log.child({ component: 'outbox', node: config.node }),
     );
-    for (const device of config.devices) this.devices.push(this.buildDevice(device));
+    this.startDevices();
+  }
+
+  private startDevices(previous = new Map<string, TagRuntime>()): void {
+    this.polling = new AbortController();
+    this.devices = this.config.devices.map((d) => this.buildDevice(d));
+    // Tags that survive a reload keep their report-by-exception state: no burst of re-publishes.
+    for (const d of this.devices)
+      for (const t of d.tags.values()) {
+        const before = previous.get(t.id);
+        if (before?.topic === t.topic) t.last = before.last;
+      }
     this.log.info(
       {
         devices: this.devices.map((d) => ({
@@ -137,11 +152,74 @@ export class Agent {
     );
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
+  private async stopDevices(): Promise<void> {
+    this.polling.abort();
     await Promise.all(this.loops);
     await Promise.all(this.devices.map((d) => d.source.close()));
     await Promise.all([...this.lines.values()].map((l) => l.close()));
+    this.lines = new Map();
+  }
+
+  /**
+   * Applies a new config without touching the outbox: devices, tags and publishing policy change
+   * at once; settings bound to the process (broker, outbox, health, identity) need a restart and
+   * are kept, with a warning naming them.
+   */
+  async reload(next: AgentConfig): Promise<{ restartNeeded: string[] }> {
+    const old = this.config;
+    const fixed = [
+      'site',
+      'area',
+      'line',
+      'node',
+      'mqtt',
+      'outbox',
+      'health',
+      'sparkplug',
+    ] as const;
+    const restartNeeded: string[] = fixed.filter(
+      (k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]),
+    );
+    for (const k of ['output', 'qos', 'maxInflight'] as const)
+      if (old.publish[k] !== next.publish[k]) restartNeeded.push(`publish.${k}`);
+    const merged: AgentConfig = {
+      ...next,
+      ...Object.fromEntries(fixed.map((k) => [k, old[k]])),
+      publish: {
+        ...next.publish,
+        output: old.publish.output,
+        qos: old.publish.qos,
+        maxInflight: old.publish.maxInflight,
+      },
+    };
+    const previous = new Map(this.devices.flatMap((d) => [...d.tags].map(([id, t]) => [id, t])));
+    await this.stopDevices();
+    this.config = merged;
+    this.startDevices(previous);
+    this.reloads.applied += 1;
+    if (this.client?.connected)
+      this.client.publish(nodeTopic(old.site, old.node, 'tags'), this.manifest(), {
+        qos: 1,
+        retain: true,
+      });
+    if (restartNeeded.length > 0)
+      this.log.warn(
+        { keep: restartNeeded },
+        'config reloaded; these settings only change on restart and keep their old values',
+      );
+    else this.log.info('config reloaded');
+    return { restartNeeded };
+  }
+
+  /** A new config file that failed validation: counted; the running config stays. */
+  reloadRejected(reason: string): void {
+    this.reloads.rejected += 1;
+    this.lastError = { message: `config reload rejected: ${reason}`, at: Date.now() };
+    this.log.error({ err: reason }, 'config reload rejected; the running config stays in force');
+  }
+
+  async stop(): Promise<void> {
+    await this.stopDevices();
     const client = this.client;
     if (!client) return;
     if (client.connected) {
@@ -283,7 +361,7 @@ export class Agent {
 
   private async pollLoop(device: DeviceRuntime): Promise<void> {
     const interval = device.config.pollIntervalMs;
-    const signal = this.stopping.signal;
+    const signal = this.polling.signal;
     let due = Date.now();
     while (!signal.aborted) {
       const started = performance.now();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { loadAgentConfig } from '../agent/config.js';
+import { errorMessage } from '../core/errors.js';
 import { createRootLogger } from '../core/logger.js';
 import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
 
@@ -14,12 +15,30 @@ export function registerAgent(program: Command): void {
       'log an "agent stats" line (samples, poll latency, memory) every s seconds',
       parseIntOption('--stats-interval'),
     )
-    .addHelpText('after', '\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml')
+    .addHelpText(
+      'after',
+      '\nSIGHUP re-reads the config (devices, tags, publishing); an invalid file is refused and the running config stays.\nHealth: GET http://127.0.0.1:9102/health and /metrics (health.port).\n\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml\n  kill -HUP $(pidof -s factorylm)   # after editing the config',
+    )
     .action(async (opts: { config: string; statsInterval?: number }) => {
       const config = await loadAgentConfig(opts.config).catch(exitWithError);
       const log = createRootLogger({ level: config.log.level });
       const agent = new Agent(config, { log });
       await agent.start();
+      // SIGHUP: re-read the config; a config that does not validate is refused and the old one runs on.
+      let reloading = Promise.resolve();
+      process.on('SIGHUP', () => {
+        reloading = reloading.then(async () => {
+          log.info({ component: 'agent', file: opts.config }, 'SIGHUP: reloading the config');
+          let next;
+          try {
+            next = await loadAgentConfig(opts.config);
+          } catch (err) {
+            agent.reloadRejected(errorMessage(err));
+            return;
+          }
+          await agent.reload(next);
+        });
+      });
       const timer =
         opts.statsInterval &&
         setInterval(() => {
