@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { sleep } from '../core/backoff.js';
+import { packageVersion } from '../core/package-info.js';
+import { ResourceWatchdog, type ResourceReport } from '../core/watchdog.js';
 import { errorMessage } from '../core/errors.js';
 import { LatencyHistogram } from '../core/histogram.js';
 import type { Logger } from '../core/logger.js';
@@ -17,6 +19,8 @@ import {
 import { assetTopic, nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
 import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
+import { startHealthServer, type HealthServer } from './health-server.js';
+import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
 import { Outbox, type OutboxStats } from './outbox.js';
 import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
 
@@ -48,10 +52,57 @@ export interface AgentStats {
   }[];
 }
 
+export interface DeviceHealth {
+  name: string;
+  status: 'connected' | 'disconnected' | 'failing';
+  reason?: string;
+  requests: number;
+  errors: number;
+  timeouts: number;
+  cycles: number;
+  missedCycles: number;
+  latencyMs?: number;
+}
+
+/** `GET /health` and `_nodes/<node>/health`: what an operator needs to see the node is fine. */
+export interface AgentHealth {
+  /** ok; degraded: something needs attention (see reasons); down: no device answers. */
+  status: 'ok' | 'degraded' | 'down';
+  reasons: string[];
+  node: string;
+  site: string;
+  version: string;
+  uptimeSec: number;
+  ts: number;
+  broker: { connected: boolean; reconnects: number; lastError?: string };
+  devices: DeviceHealth[];
+  samples: { read: number; accepted: number; published: number };
+  pollLatencyMs: ReturnType<LatencyHistogram['summary']>;
+  outbox?: OutboxStats;
+  reloads: { applied: number; rejected: number };
+  resources?: ResourceReport;
+  lastError?: { message: string; at: number };
+}
+
 export interface AgentDeps {
   log: Logger;
   /** Broker reconnect delays; tests shorten them. */
   brokerBackoff?: { initialMs?: number; maxMs?: number };
+}
+
+function deviceHealth(d: DeviceRuntime): DeviceHealth {
+  const s = d.source.status as SourceStatus & { failing?: boolean; timeouts?: number };
+  return {
+    name: d.config.name,
+    status: s.connected ? 'connected' : s.failing ? 'failing' : 'disconnected',
+    ...(!s.connected && s.lastError ? { reason: s.lastError } : {}),
+    requests: s.requests,
+    errors: s.errors,
+    timeouts: s.timeouts ?? 0,
+    cycles: d.cycles,
+    missedCycles: d.missedCycles,
+    ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
+  };
 }
 
 /** Under systemd's StateDirectory when there is one, else the working directory. */
@@ -79,6 +130,15 @@ export class Agent {
   private window = { latency: new LatencyHistogram(), samplesRead: 0, missedCycles: 0, cycles: 0 };
   private readonly log: Logger;
   private lastError?: { message: string; at: number };
+  private broker = {
+    reconnects: 0,
+    lastError: undefined as string | undefined,
+    everConnected: false,
+  };
+  private watchdog?: ResourceWatchdog;
+  private metrics?: AgentMetrics;
+  private healthServer?: HealthServer;
+  private healthTimer?: NodeJS.Timeout;
 
   constructor(
     private config: AgentConfig,
@@ -106,7 +166,14 @@ export class Agent {
         retain: true,
       });
       for (const d of this.devices) d.lastStatus = undefined;
+      if (this.broker.everConnected) this.broker.reconnects += 1;
+      this.broker.everConnected = true;
+      this.broker.lastError = undefined;
       this.outbox?.resume();
+    });
+    this.client.on('error', (err) => {
+      this.broker.lastError = errorMessage(err);
+      this.lastError = { message: `MQTT: ${this.broker.lastError}`, at: Date.now() };
     });
     this.outbox = new Outbox(
       this.client,
@@ -121,6 +188,121 @@ export class Agent {
       this.deps.log.child({ component: 'outbox', node: config.node }),
     );
     this.startDevices();
+    await this.startHealth();
+  }
+
+  private async startHealth(): Promise<void> {
+    const { health } = this.config;
+    this.watchdog = new ResourceWatchdog(
+      { maxEventLoopLagMs: health.maxEventLoopLagMs, maxRssMb: health.maxRssMb },
+      this.deps.log.child({ component: 'watchdog', node: this.config.node }),
+    );
+    this.watchdog.start();
+    this.metrics = createAgentMetrics(() => this.metricsSnapshot());
+    if (health.publishIntervalMs > 0) {
+      this.healthTimer = setInterval(() => {
+        if (!this.client?.connected) return;
+        this.client.publish(
+          nodeTopic(this.config.site, this.config.node, 'health'),
+          JSON.stringify(this.health()),
+          { qos: 0, retain: true },
+        );
+      }, health.publishIntervalMs);
+    }
+    if (health.port === 0) return;
+    const registry = this.metrics.registry;
+    try {
+      this.healthServer = await startHealthServer(
+        { host: health.host, port: health.port, token: health.token, tls: health.tls },
+        {
+          health: () => this.health(),
+          metrics: () => registry.metrics(),
+          metricsContentType: registry.contentType,
+        },
+        this.deps.log.child({ component: 'health', node: this.config.node }),
+      );
+    } catch (err) {
+      // Polling and store-and-forward matter more than the endpoint: keep running without it.
+      this.lastError = { message: errorMessage(err), at: Date.now() };
+      this.log.error({ err: errorMessage(err) }, 'health endpoint not started');
+    }
+  }
+
+  /** Where GET /health answers, once started (tests read it). */
+  get healthUrl(): string | undefined {
+    return this.healthServer?.url;
+  }
+
+  health(): AgentHealth {
+    const devices = this.devices.map((d) => deviceHealth(d));
+    const outbox = this.outbox?.stats;
+    const resources = this.watchdog?.report();
+    const reasons: string[] = [];
+    if (!this.client?.connected)
+      reasons.push(
+        `MQTT broker not connected${this.broker.lastError ? ` (${this.broker.lastError})` : ''}: samples wait in the outbox; check mqtt.url, credentials and TLS`,
+      );
+    for (const d of devices)
+      if (d.status !== 'connected')
+        reasons.push(`device ${d.name} ${d.status}${d.reason ? `: ${d.reason}` : ''}`);
+    if (outbox && !outbox.durable)
+      reasons.push('outbox is in memory only: samples are lost on restart');
+    if (outbox?.lastError) reasons.push(outbox.lastError);
+    if (resources) reasons.push(...resources.reasons);
+    const anyDevice = devices.some((d) => d.status === 'connected');
+    return {
+      status: !anyDevice ? 'down' : reasons.length > 0 ? 'degraded' : 'ok',
+      reasons: [...new Set(reasons)],
+      node: this.config.node,
+      site: this.config.site,
+      version: packageVersion(),
+      uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
+      ts: Date.now(),
+      broker: {
+        connected: this.client?.connected ?? false,
+        reconnects: this.broker.reconnects,
+        ...(this.broker.lastError ? { lastError: this.broker.lastError } : {}),
+      },
+      devices,
+      samples: {
+        read: this.samplesRead,
+        accepted: this.samplesAccepted,
+        published: outbox?.published.samples ?? 0,
+      },
+      pollLatencyMs: this.pollLatency.summary(),
+      ...(outbox ? { outbox } : {}),
+      reloads: { ...this.reloads },
+      ...(resources ? { resources } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  private metricsSnapshot(): AgentMetricsSnapshot {
+    const o = this.outbox?.stats;
+    return {
+      node: this.config.node,
+      samplesRead: this.samplesRead,
+      samplesPublished: o?.published.samples ?? 0,
+      messagesPublished: o?.published.messages ?? 0,
+      samplesDropped: o?.dropped.samples ?? 0,
+      messagesDropped: o?.dropped.messages ?? 0,
+      queueMessages: o?.depth.messages ?? 0,
+      queueSamples: o?.depth.samples ?? 0,
+      queueBytes: o?.depth.bytes ?? 0,
+      inflight: o?.inflight ?? 0,
+      brokerConnected: this.client?.connected ?? false,
+      brokerReconnects: this.broker.reconnects,
+      writes: { accepted: 0, refused: 0, failed: 0 },
+      reloads: { ...this.reloads },
+      devices: this.devices.map((d) => ({
+        name: d.config.name,
+        connected: d.source.status.connected,
+        requests: d.source.status.requests,
+        errors: d.source.status.errors,
+        cycles: d.cycles,
+        missedCycles: d.missedCycles,
+      })),
+    };
   }
 
   private startDevices(previous = new Map<string, TagRuntime>()): void {
@@ -219,6 +401,9 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.healthTimer);
+    this.watchdog?.stop();
+    await this.healthServer?.close();
     await this.stopDevices();
     const client = this.client;
     if (!client) return;
@@ -368,6 +553,7 @@ export class Agent {
       const readings = await device.source.read();
       const took = performance.now() - started;
       this.pollLatency.record(took);
+      this.metrics?.observePoll(device.config.name, took);
       this.window.latency.record(took);
       this.window.cycles += 1;
       device.cycles += 1;

@@ -88,6 +88,12 @@ describe('Modbus RTU over a real serial line (socat pty pair)', () => {
       expect(latest.get(`${unit}/temperature`)?.q).toBe('good');
       expect(latest.get(`${unit}/temperature`)?.v as number).toBeGreaterThan(20);
     }
+    // The ghost's first timeout may land after the healthy units are up: wait for it.
+    await waitFor(
+      'ghost published bad',
+      () => latest.get('ghost/motor_speed')?.q === 'bad',
+      15_000,
+    );
     expect(latest.get('ghost/motor_speed')).toMatchObject({ q: 'bad', v: null });
     await waitFor(
       'ghost marked failing',
