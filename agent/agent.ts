@@ -21,8 +21,10 @@ import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
 import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
+import { MqttWriteHandler } from './mqtt-writes.js';
 import { Outbox, type OutboxStats } from './outbox.js';
 import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
+import { sourceExecutor, WriteService } from './write-service.js';
 
 interface DeviceRuntime {
   config: DeviceConfig;
@@ -80,6 +82,7 @@ export interface AgentHealth {
   pollLatencyMs: ReturnType<LatencyHistogram['summary']>;
   outbox?: OutboxStats;
   reloads: { applied: number; rejected: number };
+  writes: { enabled: boolean; accepted: number; refused: number; failed: number };
   resources?: ResourceReport;
   lastError?: { message: string; at: number };
 }
@@ -118,6 +121,9 @@ export class Agent {
   private client?: MqttClient;
   private outbox?: Outbox;
   private devices: DeviceRuntime[] = [];
+  /** Device name → source of the running generation; writes look the device up here. */
+  private readonly sources = new Map<string, TagSource>();
+  private writes?: WriteService;
   private lines = new Map<string, ModbusLine>();
   /** Stops the current generation of poll loops (on stop or reload). */
   private polling = new AbortController();
@@ -187,6 +193,9 @@ export class Agent {
         historical ? markHistorical(record.payload as string) : record.payload,
       this.deps.log.child({ component: 'outbox', node: config.node }),
     );
+    const writeLog = this.deps.log.child({ component: 'writes', node: config.node });
+    this.writes = new WriteService(() => this.config, sourceExecutor(this.sources), writeLog);
+    new MqttWriteHandler(config.site, config.node, this.writes, writeLog).attach(this.client);
     this.startDevices();
     await this.startHealth();
   }
@@ -272,6 +281,10 @@ export class Agent {
       pollLatencyMs: this.pollLatency.summary(),
       ...(outbox ? { outbox } : {}),
       reloads: { ...this.reloads },
+      writes: {
+        enabled: this.config.writes.enabled,
+        ...(this.writes?.stats ?? { accepted: 0, refused: 0, failed: 0 }),
+      },
       ...(resources ? { resources } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };
@@ -292,7 +305,7 @@ export class Agent {
       inflight: o?.inflight ?? 0,
       brokerConnected: this.client?.connected ?? false,
       brokerReconnects: this.broker.reconnects,
-      writes: { accepted: 0, refused: 0, failed: 0 },
+      writes: { ...(this.writes?.stats ?? { accepted: 0, refused: 0, failed: 0 }) },
       reloads: { ...this.reloads },
       devices: this.devices.map((d) => ({
         name: d.config.name,
@@ -308,6 +321,8 @@ export class Agent {
   private startDevices(previous = new Map<string, TagRuntime>()): void {
     this.polling = new AbortController();
     this.devices = this.config.devices.map((d) => this.buildDevice(d));
+    this.sources.clear();
+    for (const d of this.devices) this.sources.set(d.config.name, d.source);
     // Tags that survive a reload keep their report-by-exception state: no burst of re-publishes.
     for (const d of this.devices)
       for (const t of d.tags.values()) {
