@@ -16,12 +16,16 @@ import {
   markHistorical,
   type TagManifest,
 } from '../protocols/mqtt/payload.js';
+import { NAMESPACE, sparkplugTopic } from '../protocols/mqtt/sparkplug.js';
 import { assetTopic, nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
+import type { QueueRecord } from '../core/durable-queue.js';
 import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
 import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
 import { MqttWriteHandler } from './mqtt-writes.js';
+import { encodeSamples, finalizeSparkplug, type StoredSample } from './sparkplug-records.js';
+import { SparkplugSession, type SparkplugSample } from './sparkplug-session.js';
 import { Outbox, type OutboxStats } from './outbox.js';
 import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
 import { sourceExecutor, WriteService } from './write-service.js';
@@ -29,6 +33,8 @@ import { sourceExecutor, WriteService } from './write-service.js';
 interface DeviceRuntime {
   config: DeviceConfig;
   mode: 'tag' | 'asset';
+  /** Sparkplug output: the device's DDATA topic. */
+  ddataTopic?: string;
   source: TagSource;
   /** Read requests per cycle after planning. */
   requests: number;
@@ -124,6 +130,8 @@ export class Agent {
   /** Device name → source of the running generation; writes look the device up here. */
   private readonly sources = new Map<string, TagSource>();
   private writes?: WriteService;
+  /** Present when publish.output is sparkplug. */
+  private sparkplug?: SparkplugSession;
   private lines = new Map<string, ModbusLine>();
   /** Stops the current generation of poll loops (on stop or reload). */
   private polling = new AbortController();
@@ -159,14 +167,40 @@ export class Agent {
 
   async start(): Promise<void> {
     const { config } = this;
+    if (config.publish.output === 'sparkplug')
+      this.sparkplug = new SparkplugSession(
+        {
+          groupId: config.sparkplug.groupId ?? config.site,
+          edgeNode: config.node,
+          devices: this.sparkplugDevices(),
+        },
+        this.deps.log.child({ component: 'sparkplug', node: config.node }),
+      );
     this.client = connectBroker(config.mqtt, {
       clientId: `factorylm-agent-${config.node}`,
-      will: { topic: this.statusTopic, payload: 'offline', retain: true, qos: 1 },
+      // Sparkplug's Will is the NDEATH; its hosts track the node by NBIRTH/NDEATH, not our status.
+      will: this.sparkplug
+        ? this.sparkplug.will()
+        : { topic: this.statusTopic, payload: 'offline', retain: true, qos: 1 },
       log: this.deps.log.child({ component: 'mqtt', node: config.node }),
       backoff: this.deps.brokerBackoff,
     });
+    const client = this.client;
+    this.sparkplug?.attach(
+      client,
+      (device, metric) => this.currentSample(device, metric),
+      // Sending starts once the birth is out: Sparkplug allows no DATA before it. A rebirth on
+      // request does not restart the replay.
+      () => {
+        if (!this.outbox?.sending) this.outbox?.resume();
+      },
+      async (_device, metric, value) => {
+        await this.writes?.request({ ref: metric, value, by: 'sparkplug DCMD' });
+      },
+    );
     this.client.on('connect', () => {
-      this.client?.publish(this.statusTopic, 'online', { qos: 1, retain: true });
+      if (!this.sparkplug)
+        this.client?.publish(this.statusTopic, 'online', { qos: 1, retain: true });
       this.client?.publish(nodeTopic(config.site, config.node, 'tags'), this.manifest(), {
         qos: 1,
         retain: true,
@@ -175,7 +209,7 @@ export class Agent {
       if (this.broker.everConnected) this.broker.reconnects += 1;
       this.broker.everConnected = true;
       this.broker.lastError = undefined;
-      this.outbox?.resume();
+      if (!this.sparkplug) this.outbox?.resume();
     });
     this.client.on('error', (err) => {
       this.broker.lastError = errorMessage(err);
@@ -186,11 +220,12 @@ export class Agent {
       {
         ...config.outbox,
         path: config.outbox.path ?? defaultOutboxPath(config.node),
-        qos: config.publish.qos,
+        // Sparkplug 3.0 requires QoS 0 for NDATA/DDATA: a record leaves the outbox once written
+        // to the socket instead of on PUBACK.
+        qos: this.sparkplug ? 0 : config.publish.qos,
         maxInflight: config.publish.maxInflight,
       },
-      (record, historical) =>
-        historical ? markHistorical(record.payload as string) : record.payload,
+      (record, historical) => this.finalize(record, historical),
       this.deps.log.child({ component: 'outbox', node: config.node }),
     );
     const writeLog = this.deps.log.child({ component: 'writes', node: config.node });
@@ -198,6 +233,30 @@ export class Agent {
     new MqttWriteHandler(config.site, config.node, this.writes, writeLog).attach(this.client);
     this.startDevices();
     await this.startHealth();
+  }
+
+  private finalize(record: QueueRecord, historical: boolean): string | Buffer {
+    if (this.sparkplug) return finalizeSparkplug(this.sparkplug, record, historical);
+    if (record.topic.startsWith(`${NAMESPACE}/`))
+      throw new Error('a Sparkplug record, but publish.output is json now; it cannot be sent');
+    return historical ? markHistorical(String(record.payload)) : record.payload;
+  }
+
+  /** Every device with its tags as metrics named `<asset>/<tag>`. */
+  private sparkplugDevices(): ConstructorParameters<typeof SparkplugSession>[0]['devices'] {
+    return this.config.devices.map((d) => ({
+      name: d.name,
+      metrics: d.tags.map((t) => ({
+        name: `${t.asset ?? d.asset}/${t.name}`,
+        type: tagKind(resolveTag('', t, d.byteOrder).format.type),
+      })),
+    }));
+  }
+
+  /** What a birth reports for a metric: the last value published. */
+  private currentSample(device: string, metric: string): SparkplugSample | undefined {
+    const last = this.devices.find((d) => d.config.name === device)?.tags.get(metric)?.last;
+    return last && { name: metric, value: last.v, quality: last.q, ts: last.at };
   }
 
   private async startHealth(): Promise<void> {
@@ -394,6 +453,7 @@ export class Agent {
     this.config = merged;
     this.startDevices(previous);
     this.reloads.applied += 1;
+    this.sparkplug?.redefine(this.sparkplugDevices());
     if (this.client?.connected)
       this.client.publish(nodeTopic(old.site, old.node, 'tags'), this.manifest(), {
         qos: 1,
@@ -422,12 +482,14 @@ export class Agent {
     await this.stopDevices();
     const client = this.client;
     if (!client) return;
-    if (client.connected) {
-      await client
-        .publishAsync(this.statusTopic, 'offline', { qos: 1, retain: true })
-        .catch(() => undefined);
+    if (this.sparkplug) await this.sparkplug.close();
+    else {
+      if (client.connected)
+        await client
+          .publishAsync(this.statusTopic, 'offline', { qos: 1, retain: true })
+          .catch(() => undefined);
+      await client.endAsync();
     }
-    await client.endAsync();
     this.outbox?.close();
     this.log.info(this.stats, 'agent stopped');
   }
@@ -551,6 +613,16 @@ export class Agent {
     return {
       config: device,
       mode: device.publishMode ?? this.config.publish.mode,
+      ...(this.sparkplug
+        ? {
+            ddataTopic: sparkplugTopic({
+              group: this.config.sparkplug.groupId ?? this.config.site,
+              verb: 'DDATA',
+              edgeNode: this.config.node,
+              device: device.name,
+            }),
+          }
+        : {}),
       source,
       requests: source.requestCount,
       tags,
@@ -590,6 +662,7 @@ export class Agent {
   private handleReadings(device: DeviceRuntime, readings: Reading[]): void {
     const outbox = this.outbox!;
     const batches = device.mode === 'asset' ? new Map<string, AssetBatchWriter>() : undefined;
+    const ddata: StoredSample[] | undefined = device.ddataTopic ? [] : undefined;
     for (const r of readings) {
       const tag = device.tags.get(r.id);
       if (!tag) continue;
@@ -599,6 +672,10 @@ export class Agent {
       if (!shouldPublish(tag.last, v, r.quality, tag.policy, r.ts)) continue;
       tag.last = { v, q: r.quality, at: r.ts };
       this.samplesAccepted += 1;
+      if (ddata) {
+        ddata.push([tag.id, v, r.quality, r.ts]);
+        continue;
+      }
       if (batches) {
         let batch = batches.get(tag.asset);
         if (!batch) batches.set(tag.asset, (batch = new AssetBatchWriter(r.ts)));
@@ -609,6 +686,9 @@ export class Agent {
       if (r.reason) payload.r = r.reason;
       outbox.append(tag.topic, encodeTagPayload(payload), 1, r.ts);
     }
+    // Sparkplug: one DDATA per device per cycle, by exception like the other modes.
+    if (ddata && ddata.length > 0)
+      outbox.append(device.ddataTopic!, encodeSamples(ddata), ddata.length, ddata[0]![3]);
     if (!batches) return;
     const { site, area, line } = this.config;
     for (const [asset, batch] of batches)
@@ -644,4 +724,8 @@ export class Agent {
         'device offline; its tags are published with quality bad',
       );
   }
+}
+
+function tagKind(type: string): 'number' | 'boolean' | 'string' {
+  return type === 'bool' ? 'boolean' : type === 'string' ? 'string' : 'number';
 }

@@ -49,7 +49,7 @@ export type BrokerConfig = z.output<typeof brokerSchema>;
 
 export interface ConnectOptions {
   clientId: string;
-  will?: { topic: string; payload: string; retain: boolean; qos: 0 | 1 };
+  will?: { topic: string; payload: string | Buffer; retain: boolean; qos: 0 | 1 };
   log: Logger;
   /** Reconnect delays; tests shorten them. */
   backoff?: { initialMs?: number; maxMs?: number };
@@ -73,6 +73,10 @@ export function connectBroker(config: BrokerConfig, options: ConnectOptions): Mq
     connectTimeout: 10_000,
     // Offline publishes are the caller's to buffer (bounded); mqtt.js's own queue is unbounded.
     queueQoSZero: false,
+    // mqtt.js gives up for good after a refused CONNACK (bad credentials, not authorized, server
+    // unavailable): the agent would stay offline until restarted even once the broker is fixed.
+    // Keep retrying on the same capped backoff as any other failure.
+    reconnectOnConnackError: true,
   };
   if (options.will) clientOptions.will = options.will;
   if (config.tls) {

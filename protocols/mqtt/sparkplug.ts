@@ -1,0 +1,236 @@
+/**
+ * Sparkplug B 3.0 building blocks: topics `spBv1.0/<group>/<verb>/<edge node>[/<device>]` and
+ * protobuf payloads. Encoding and decoding are the sparkplug-payload package's (Eclipse Tahu);
+ * this module turns what it decodes into plain values and never throws on a bad payload.
+ */
+import sparkplugPayload from 'sparkplug-payload';
+import proto from 'sparkplug-payload/lib/sparkplugPayloadProto.js';
+import type { TypeStr, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Decoded } from './payload.js';
+
+export const NAMESPACE = 'spBv1.0';
+export const BDSEQ_METRIC = 'bdSeq';
+export const REBIRTH_METRIC = 'Node Control/Rebirth';
+/** Metric property carrying a quality code; Sparkplug says it is absent when quality is GOOD. */
+export const QUALITY_PROPERTY = 'Quality';
+/** The only quality codes Sparkplug 3.0 allows, sent as an Int32 property value. */
+export const QUALITY_CODE = { bad: 0, good: 192, stale: 500 } as const;
+
+export type DataType = TypeStr;
+
+function loadCodec() {
+  const c = sparkplugPayload.get(NAMESPACE);
+  if (!c) throw new Error(`sparkplug-payload does not support ${NAMESPACE}`);
+  return c;
+}
+
+const codec = loadCodec();
+const RawPayload = proto.org.eclipse.tahu.protobuf.Payload;
+type RawPayload = InstanceType<typeof RawPayload>;
+type RawMetric = InstanceType<typeof RawPayload.Metric>;
+
+export type NodeVerb = 'NBIRTH' | 'NDEATH' | 'NDATA' | 'NCMD';
+export type DeviceVerb = 'DBIRTH' | 'DDEATH' | 'DDATA' | 'DCMD';
+
+export type SparkplugTopic =
+  | { group: string; verb: NodeVerb; edgeNode: string }
+  | { group: string; verb: DeviceVerb; edgeNode: string; device: string };
+
+const NODE_VERBS = new Set<string>(['NBIRTH', 'NDEATH', 'NDATA', 'NCMD']);
+const DEVICE_VERBS = new Set<string>(['DBIRTH', 'DDEATH', 'DDATA', 'DCMD']);
+
+/** A group, edge node or device id is one topic level: not empty, no `/`, `+`, `#` or NUL. */
+export function sparkplugIdProblem(id: string): string | undefined {
+  if (id.length === 0) return 'must not be empty';
+  if (/[/+#]/.test(id) || id.includes('\0'))
+    return 'must not contain "/", "+", "#" or NUL (Sparkplug ids are single MQTT topic levels)';
+  return undefined;
+}
+
+export function sparkplugTopic(t: SparkplugTopic): string {
+  const node = `${NAMESPACE}/${t.group}/${t.verb}/${t.edgeNode}`;
+  return 'device' in t ? `${node}/${t.device}` : node;
+}
+
+/** Edge node and device topics; anything else (STATE, other namespaces, wrong depth) is undefined. */
+export function parseSparkplugTopic(topic: string): SparkplugTopic | undefined {
+  const parts = topic.split('/');
+  const [namespace, group, verb, edgeNode, device] = parts;
+  if (namespace !== NAMESPACE || !group || !verb || !edgeNode) return undefined;
+  if (parts.length === 4 && NODE_VERBS.has(verb))
+    return { group, verb: verb as NodeVerb, edgeNode };
+  if (parts.length === 5 && device && DEVICE_VERBS.has(verb))
+    return { group, verb: verb as DeviceVerb, edgeNode, device };
+  return undefined;
+}
+
+/** What an edge node subscribes to: its own NCMD, and DCMD for any of its devices. */
+export function commandFilters(group: string, edgeNode: string): [string, string] {
+  return [
+    sparkplugTopic({ group, verb: 'NCMD', edgeNode }),
+    sparkplugTopic({ group, verb: 'DCMD', edgeNode, device: '+' }),
+  ];
+}
+
+export type EncodableValue = number | boolean | string | null;
+
+export interface Metric {
+  name?: string;
+  alias?: number;
+  /** Milliseconds since the epoch, UTC. */
+  timestamp?: number;
+  type: DataType;
+  /** null is sent as is_null. */
+  value: EncodableValue;
+  isHistorical?: boolean;
+  properties?: Record<string, { type: DataType; value: EncodableValue }>;
+}
+
+export interface Payload {
+  timestamp: number;
+  /** Absent on NDEATH, NCMD and DCMD. */
+  seq?: number;
+  metrics: Metric[];
+}
+
+export function encodePayload(payload: Payload): Buffer {
+  const bytes = codec.encodePayload(payload);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A decoded scalar; 64-bit integers outside ±2^53 stay exact as bigint. */
+export type MetricValue = number | bigint | boolean | string | null;
+
+export interface DecodedMetric {
+  name?: string;
+  alias?: number;
+  timestamp?: number;
+  /** Absent when the sender left it out, as Sparkplug asks of DATA and CMD messages. */
+  type?: DataType;
+  /** null for is_null and for a metric that carries no value. */
+  value: MetricValue;
+  isHistorical: boolean;
+  properties: Record<string, { type: DataType; value: MetricValue }>;
+}
+
+export interface DecodedPayload {
+  timestamp?: number;
+  seq?: number;
+  metrics: DecodedMetric[];
+}
+
+/**
+ * Decodes any Sparkplug B payload whose metric and property values are scalars. Never throws:
+ * protobuf that does not parse, or DataSet/Template/Bytes values, come back as a reason.
+ */
+export function decodePayload(buf: Uint8Array): Decoded<DecodedPayload> {
+  let decoded: UPayload;
+  try {
+    decoded = codec.decodePayload(buf);
+  } catch (err) {
+    return fail('not-sparkplug', `not a Sparkplug B protobuf payload: ${errorMessage(err)}`);
+  }
+  let raw: RawPayload | undefined;
+  const metrics: DecodedMetric[] = [];
+  for (const [i, m] of (decoded.metrics ?? []).entries()) {
+    const type = m.type as DataType | undefined;
+    const alias = toNumber(m.alias);
+    const label = `metric ${m.name ?? (alias !== undefined ? `alias ${alias}` : `#${i}`)}`;
+    let value: MetricValue | undefined;
+    if (type === undefined) {
+      // The package reads a value only through its datatype; without one, take the set field.
+      raw ??= RawPayload.decode(buf);
+      value = untypedValue(raw.metrics[i] as RawMetric | undefined);
+    } else {
+      value = scalar(m.value);
+    }
+    if (value === undefined)
+      return fail('unsupported-value', `${label} of type ${type ?? 'unknown'} is not a scalar`);
+    const properties: DecodedMetric['properties'] = {};
+    for (const [key, p] of Object.entries(m.properties ?? {})) {
+      const pv = scalar(p.value);
+      if (pv === undefined)
+        return fail('unsupported-value', `${label} property ${key} is not a scalar`);
+      properties[key] = { type: p.type, value: pv };
+    }
+    const timestamp = toNumber(m.timestamp);
+    metrics.push({
+      ...(typeof m.name === 'string' ? { name: m.name } : {}),
+      ...(alias !== undefined ? { alias } : {}),
+      ...(timestamp !== undefined ? { timestamp } : {}),
+      ...(type !== undefined ? { type } : {}),
+      value,
+      isHistorical: m.isHistorical === true,
+      properties,
+    });
+  }
+  const timestamp = toNumber(decoded.timestamp);
+  const seq = toNumber(decoded.seq);
+  return {
+    ok: true,
+    value: {
+      ...(timestamp !== undefined ? { timestamp } : {}),
+      ...(seq !== undefined ? { seq } : {}),
+      metrics,
+    },
+  };
+}
+
+function fail<T>(reason: string, detail: string): Decoded<T> {
+  return { ok: false, reason, detail };
+}
+
+interface LongLike {
+  low: number;
+  high: number;
+  unsigned: boolean;
+}
+
+function isLong(v: unknown): v is LongLike {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as LongLike).low === 'number' &&
+    typeof (v as LongLike).high === 'number' &&
+    typeof (v as LongLike).unsigned === 'boolean'
+  );
+}
+
+function fromLong(v: LongLike): number | bigint {
+  const bits = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+  const n = v.unsigned ? bits : BigInt.asIntN(64, bits);
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(n)
+    : n;
+}
+
+function scalar(v: unknown): MetricValue | undefined {
+  if (v === null || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string')
+    return v;
+  if (isLong(v)) return fromLong(v);
+  return undefined;
+}
+
+function toNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  return isLong(v) ? Number(fromLong(v)) : undefined;
+}
+
+function untypedValue(m: RawMetric | undefined): MetricValue | undefined {
+  if (!m || m.isNull) return null;
+  switch (m.value) {
+    case undefined:
+      return null;
+    case 'intValue':
+    case 'floatValue':
+    case 'doubleValue':
+    case 'booleanValue':
+    case 'stringValue':
+      return m[m.value] ?? null;
+    case 'longValue':
+      return scalar(m.longValue) ?? null;
+    default:
+      return undefined;
+  }
+}
