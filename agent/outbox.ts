@@ -172,6 +172,11 @@ export class Outbox {
     client.on('close', () => this.offline());
   }
 
+  /** True from resume() until the connection drops. */
+  get sending(): boolean {
+    return this.online;
+  }
+
   /** Accepts a message. It is sent now if the broker is up, else kept until it is. */
   append(topic: string, payload: string | Buffer, samples: number, ts = Date.now()): void {
     const id = ++this.lastId;
