@@ -287,7 +287,7 @@ export const agentConfigSchema = z
           .min(1)
           .optional()
           .describe(
-            'SQLite file of the durable outbox; default: factorylm-outbox-<node>.db in the working directory',
+            'SQLite file of the durable outbox; default: outbox-<node>.db in $STATE_DIRECTORY (systemd) or the working directory',
           ),
         maxBytes: z
           .int()

@@ -17,7 +17,19 @@ export function registerAgent(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nSIGHUP re-reads the config (devices, tags, publishing); an invalid file is refused and the running config stays.\nHealth: GET http://127.0.0.1:9102/health and /metrics (health.port).\n\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml\n  kill -HUP $(pidof -s factorylm)   # after editing the config',
+      [
+        '',
+        'Samples wait in a durable outbox (outbox.path, SQLite) until the broker acknowledges them;',
+        'after an outage they are replayed in order, marked historical. A crash loses at most',
+        'outbox.flushIntervalMs (200 ms).',
+        'SIGHUP re-reads the config (devices, tags, publishing, writes); an invalid file is refused',
+        'and the running config stays.',
+        'Health: GET http://127.0.0.1:9102/health and /metrics (health.port, health.token).',
+        'Writes: factorylm/<site>/_nodes/<node>/write/<asset>/<tag>, only with writes.enabled: true',
+        'and writable: true on the tag; results on …/write-result/<asset>/<tag>.',
+        'publish.output: sparkplug publishes Sparkplug B on spBv1.0/<group>/… instead.',
+      ].join('\n') +
+        '\n\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml\n  kill -HUP $(pidof -s factorylm)   # after editing the config',
     )
     .action(async (opts: { config: string; statsInterval?: number }) => {
       const config = await loadAgentConfig(opts.config).catch(exitWithError);
