@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, start, type Running } from './processes.js';
@@ -74,22 +75,60 @@ export interface MosquittoOptions {
   port?: number;
   /** Reuse a folder (to restart a killed broker on the same port). */
   dir?: string;
+  /** Refuse anonymous clients; accept only these users (a password_file made by mosquitto_passwd). */
+  users?: Record<string, string>;
+  /** Serve MQTT over TLS with these PEM files (the URL becomes mqtts://). */
+  tls?: { ca: string; cert: string; key: string };
+  /**
+   * Keep sessions and retained messages in `dir`/data, saved every second, so a persistent
+   * subscriber session survives a restart (even after SIGKILL, as of the last save).
+   */
+  persistence?: boolean;
+  /** QoS 1 messages queued per client beyond those in flight; Mosquitto's default is 1000. */
+  maxQueuedMessages?: number;
 }
 
-/** Mosquitto 2 on 127.0.0.1, anonymous, no persistence. */
+/** Mosquitto 2 on 127.0.0.1; by default anonymous, plain TCP, no persistence. */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Service> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? tempDir('mosquitto');
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n`,
-  );
+  const lines = [`listener ${port} 127.0.0.1`];
+  if (options.users) {
+    const passwords = join(dir, 'passwords');
+    rmSync(passwords, { force: true });
+    for (const [user, password] of Object.entries(options.users)) {
+      const create = existsSync(passwords) ? [] : ['-c'];
+      execFileSync('mosquitto_passwd', [...create, '-b', passwords, user, password]);
+    }
+    // Mosquitto reads it after dropping root privileges.
+    chmodSync(passwords, 0o644);
+    lines.push('allow_anonymous false', `password_file ${passwords}`);
+  } else lines.push('allow_anonymous true');
+  if (options.tls) {
+    lines.push(
+      `cafile ${options.tls.ca}`,
+      `certfile ${options.tls.cert}`,
+      `keyfile ${options.tls.key}`,
+    );
+  }
+  if (options.persistence) {
+    const data = join(dir, 'data');
+    mkdirSync(data, { recursive: true });
+    // Written by the unprivileged mosquitto user.
+    chmodSync(data, 0o777);
+    lines.push('persistence true', `persistence_location ${data}/`, 'autosave_interval 1');
+  } else lines.push('persistence false');
+  if (options.maxQueuedMessages !== undefined)
+    lines.push(`max_queued_messages ${options.maxQueuedMessages}`);
+  lines.push('log_dest stderr', 'log_type error', 'log_type warning', '');
+  writeFileSync(conf, lines.join('\n'));
   chmodSync(conf, 0o644);
   const bin = '/usr/sbin/mosquitto';
   const running = start(bin, ['-c', conf]);
   await ready('mosquitto', running, () => tcpOpen(port));
-  return service(port, `mqtt://127.0.0.1:${port}`, dir, running);
+  const scheme = options.tls ? 'mqtts' : 'mqtt';
+  return service(port, `${scheme}://127.0.0.1:${port}`, dir, running);
 }
 
 /** VictoriaMetrics single node; accepts InfluxDB line protocol on /api/v2/write and /write. */
@@ -212,7 +251,6 @@ export async function startPtyPair(): Promise<PtyPair> {
     `pty,raw,echo=0,link=${a}`,
     `pty,raw,echo=0,link=${b}`,
   ]);
-  const { existsSync } = await import('node:fs');
   await ready('socat', running, async () => existsSync(a) && existsSync(b));
   return {
     a,
