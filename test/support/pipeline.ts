@@ -37,7 +37,7 @@ export function writeConfig(name: string, doc: Record<string, unknown>): string 
   const dir = mkdtempSync(join(tmpdir(), 'factorylm-'));
   const file = join(dir, `${name}.yaml`);
   if (doc.devices) {
-    // An agent config: its outbox goes beside the file, and no fixed health port.
+    // An agent config: its outbox goes beside the file, and the health endpoint off (port 0).
     doc = {
       ...doc,
       outbox: { path: join(dir, 'outbox.db'), ...(doc.outbox as object) },
