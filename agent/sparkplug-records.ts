@@ -51,10 +51,11 @@ export function finalizeSparkplug(
   const topic = parseSparkplugTopic(record.topic);
   if (!topic || topic.verb !== 'DDATA' || !('device' in topic))
     throw new Error(`outbox record on ${record.topic} is not DDATA`);
+  // Checked before data(), which takes a seq: a record that is not sent must leave no gap.
+  if (session.ddataTopic(topic.device) !== record.topic)
+    throw new Error(`record on ${record.topic} belongs to another edge node or group`);
   const message = session.data(topic.device, decodeSamples(String(record.payload)), historical);
   if (!message)
     throw new Error('no Sparkplug birth is current; the outbox sends only after the birth');
-  if (message.topic !== record.topic)
-    throw new Error(`record on ${record.topic} belongs to another edge node or group`);
   return message.payload;
 }

@@ -246,6 +246,11 @@ export class SparkplugSession {
     return { topic: this.deviceTopic('DDATA', device), payload };
   }
 
+  /** The DDATA topic of `device` on this session's group and edge node. */
+  ddataTopic(device: string): string {
+    return this.deviceTopic('DDATA', device);
+  }
+
   /**
    * Ends the session as Sparkplug asks of an intentional shutdown: NDEATH (QoS 1, acknowledged),
    * then DISCONNECT. The broker discards the Will on a clean DISCONNECT, so without this NDEATH
@@ -338,7 +343,8 @@ export class SparkplugSession {
       }));
       messages.push({
         topic: this.deviceTopic('DBIRTH', device.name),
-        payload: encodePayload({ timestamp: now, seq: seq++, metrics }),
+        // Past 255 devices the births wrap like any other message.
+        payload: encodePayload({ timestamp: now, seq: seq++ % 256, metrics }),
       });
     }
     this.seq = seq % 256;

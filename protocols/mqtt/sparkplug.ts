@@ -29,6 +29,13 @@ const codec = loadCodec();
 const RawPayload = proto.org.eclipse.tahu.protobuf.Payload;
 type RawPayload = InstanceType<typeof RawPayload>;
 type RawMetric = InstanceType<typeof RawPayload.Metric>;
+type RawPropertyValue = InstanceType<typeof RawPayload.PropertyValue>;
+
+/**
+ * Tahu reads these through an Int32Array, which turns an intValue that is not there into 0; any
+ * other datatype whose field is not set reads as null.
+ */
+const INT32_TYPES = new Set<string>(['Int8', 'Int16', 'Int32']);
 
 export type NodeVerb = 'NBIRTH' | 'NDEATH' | 'NDATA' | 'NCMD';
 export type DeviceVerb = 'DBIRTH' | 'DDEATH' | 'DDATA' | 'DCMD';
@@ -144,12 +151,22 @@ export function decodePayload(buf: Uint8Array): Decoded<DecodedPayload> {
       value = untypedValue(raw.metrics[i] as RawMetric | undefined);
     } else {
       value = scalar(m.value);
+      if (value === 0 && INT32_TYPES.has(type)) {
+        raw ??= RawPayload.decode(buf);
+        if ((raw.metrics[i] as RawMetric | undefined)?.value !== 'intValue') value = null;
+      }
     }
     if (value === undefined)
       return fail('unsupported-value', `${label} of type ${type ?? 'unknown'} is not a scalar`);
     const properties: DecodedMetric['properties'] = {};
     for (const [key, p] of Object.entries(m.properties ?? {})) {
-      const pv = scalar(p.value);
+      let pv = scalar(p.value);
+      if (pv === 0 && INT32_TYPES.has(p.type)) {
+        raw ??= RawPayload.decode(buf);
+        const set = raw.metrics[i]?.properties;
+        const at = set?.keys?.lastIndexOf(key) ?? -1;
+        if ((set?.values?.[at] as RawPropertyValue | undefined)?.value !== 'intValue') pv = null;
+      }
       if (pv === undefined)
         return fail('unsupported-value', `${label} property ${key} is not a scalar`);
       properties[key] = { type: p.type, value: pv };
