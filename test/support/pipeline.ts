@@ -56,11 +56,13 @@ export async function startGateway(config: Record<string, unknown>): Promise<Run
   return gateway;
 }
 
+/** `extraEnv` adds to or overrides exampleEnv, e.g. `HEALTH_PUBLISH_MS` (health every N ms). */
 export async function startAgent(
   plcPort: number,
   mqttUrl: string,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<{ agent: Running; config: AgentConfig }> {
-  const env = exampleEnv(plcPort, mqttUrl);
+  const env = { ...exampleEnv(plcPort, mqttUrl), ...extraEnv };
   const config = await loadAgentConfig(EXAMPLE, env);
   const agent = startCli(['agent', '--config', EXAMPLE], env);
   await agent.waitForOutput(/"msg":"agent started"/);
@@ -78,11 +80,13 @@ export interface Pipeline {
 /**
  * Simulator (in this process, recording what it served) → agent CLI → broker → gateway CLI →
  * the given InfluxDB sink, started in that order so the gateway sees the agent's first samples.
+ * `agentEnv` adds to the agent's environment (see startAgent).
  */
 export async function startPipeline(
   name: string,
   mqttUrl: string,
   influx: Record<string, unknown>,
+  agentEnv: NodeJS.ProcessEnv = {},
 ): Promise<Pipeline> {
   const sim = await startSimulator();
   const gateway = await startGateway({
@@ -90,7 +94,7 @@ export async function startPipeline(
     mqtt: { url: mqttUrl },
     influx: { batchSize: 500, flushIntervalMs: 200, ...influx },
   });
-  const { agent, config } = await startAgent(sim.port, mqttUrl);
+  const { agent, config } = await startAgent(sim.port, mqttUrl, agentEnv);
   return {
     sim,
     gateway,
