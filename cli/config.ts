@@ -10,7 +10,7 @@ import { exitWithError } from './run.js';
 const SCHEMAS = { agent: agentConfigSchema, gateway: gatewayConfigSchema } as const;
 type Kind = keyof typeof SCHEMAS;
 
-/** An agent config lists devices; a gateway config has an influx or subscribe section. */
+/** An agent config lists devices; a gateway config has an influx, subscribe or broker section. */
 function detectKind(text: string): Kind {
   try {
     const doc: unknown = parse(text);
@@ -18,7 +18,7 @@ function detectKind(text: string): Kind {
       doc &&
       typeof doc === 'object' &&
       !('devices' in doc) &&
-      ('influx' in doc || 'subscribe' in doc)
+      ('influx' in doc || 'subscribe' in doc || 'broker' in doc)
     )
       return 'gateway';
   } catch {

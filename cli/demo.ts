@@ -82,8 +82,10 @@ export function registerDemo(program: Command): void {
         import('../gateway/gateway.js'),
       ]);
       const log = createRootLogger({ level: opts.logLevel });
+      // Anonymous on 127.0.0.1 (the broker refuses anonymous access on other addresses), and
+      // nothing kept across runs.
       const broker = new EmbeddedBroker(
-        { host: '127.0.0.1', port: opts.brokerPort },
+        { tcp: { host: '127.0.0.1', port: opts.brokerPort }, persistence: { path: ':memory:' } },
         log.child({ component: 'broker' }),
       );
       const brokerUrl = await broker
@@ -127,6 +129,7 @@ export function registerDemo(program: Command): void {
                 org: process.env.INFLUXDB_ORG ?? 'factorylm',
                 bucket: process.env.INFLUXDB_BUCKET ?? 'sensors',
               },
+              spool: { path: join(mkdtempSync(join(tmpdir(), 'factorylm-demo-')), 'spool.db') },
             }
           : {}),
       });

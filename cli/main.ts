@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../core/package-info.js';
 import { registerAgent } from './agent.js';
+import { registerBroker } from './broker.js';
 import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerGateway } from './gateway.js';
@@ -16,6 +17,7 @@ const program = new Command('factorylm')
 
 registerAgent(program);
 registerGateway(program);
+registerBroker(program);
 registerSim(program);
 registerRead(program);
 registerWrite(program);
