@@ -6,21 +6,54 @@ import { exitWithError, runUntilSignal } from './run.js';
 export function registerGateway(program: Command): void {
   program
     .command('gateway')
-    .description('Consume tag messages from MQTT and write them to InfluxDB')
+    .description(
+      'Consume tag messages from MQTT and write them to InfluxDB; optionally run the MQTT broker too (broker.embedded)',
+    )
     .requiredOption(
       '-c, --config <file>',
-      'gateway config (YAML); see deploy/examples/gateway.yaml',
+      'gateway config (YAML); see deploy/examples/gateway.yaml and gateway-embedded-broker.yaml',
     )
     .addHelpText(
       'after',
-      '\nExample:\n  INFLUXDB_URL=http://127.0.0.1:8086 factorylm gateway --config deploy/examples/gateway.yaml',
+      '\nExamples:\n  INFLUXDB_URL=http://127.0.0.1:8086 factorylm gateway --config deploy/examples/gateway.yaml\n  factorylm gateway --config deploy/examples/gateway-embedded-broker.yaml   # no Mosquitto needed',
     )
     .action(async (opts: { config: string }) => {
       const config = await loadGatewayConfig(opts.config).catch(exitWithError);
       const log = createRootLogger({ level: config.log.level });
+      let broker: import('../gateway/embedded-broker.js').EmbeddedBroker | undefined;
+      if (config.broker?.embedded) {
+        const { EmbeddedBroker, defaultPersistencePath } =
+          await import('../gateway/embedded-broker.js');
+        const brokerConfig = {
+          ...config.broker,
+          persistence: {
+            ...config.broker.persistence,
+            path: config.broker.persistence.path ?? defaultPersistencePath(config.name),
+          },
+        };
+        broker = new EmbeddedBroker(brokerConfig, log.child({ component: 'broker' }), {
+          internalClient: true,
+        });
+        await broker.start().catch(exitWithError);
+        const internal = broker.internal!;
+        // The gateway's own client: the embedded broker's private loopback port, a one-off
+        // credential, MQTT 3.1.1. One gateway per broker, so no shared subscription.
+        config.mqtt = {
+          ...config.mqtt,
+          url: internal.url,
+          username: internal.username,
+          password: internal.password,
+          protocolVersion: 4,
+          tls: undefined,
+        };
+        config.subscribe.shareGroup = null;
+      }
       const { Gateway } = await import('../gateway/gateway.js');
       const gateway = new Gateway(config, { log });
       await gateway.start();
-      await runUntilSignal(log, () => gateway.stop());
+      await runUntilSignal(log, async () => {
+        await gateway.stop();
+        await broker?.stop();
+      });
     });
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { logConfigSchema } from '../core/logger.js';
 import { loadConfigFile } from '../core/config/load.js';
 import { brokerSchema } from '../protocols/mqtt/broker.js';
+import { embeddedBrokerSchema } from './broker-config.js';
 
 export const influxSchema = z
   .strictObject({
@@ -36,20 +37,73 @@ export const influxSchema = z
     maxRetries: z
       .int()
       .min(0)
-      .default(5)
-      .describe('Retries of a failed write before it is dropped and counted'),
+      .default(3)
+      .describe(
+        'Retries of a failed write (jittered backoff from 250 ms) before its batch goes to the spool',
+      ),
     maxBufferLines: z
       .int()
       .min(1000)
       .default(200_000)
-      .describe('Points held in memory while InfluxDB is unreachable; oldest dropped beyond'),
+      .describe(
+        'Points held in memory until they are written or spooled; beyond, the oldest batches go to the spool at once',
+      ),
+    timeoutMs: z
+      .int()
+      .min(100)
+      .default(10_000)
+      .describe('Longest wait for one write request, ms; a timeout counts as a failed write'),
   })
   .describe('InfluxDB sink');
+
+export const spoolSchema = z
+  .strictObject({
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'SQLite file holding batches while InfluxDB is down; default: spool-<name>.db in $STATE_DIRECTORY (systemd) or the working directory; :memory: is lost on restart',
+      ),
+    maxBytes: z
+      .int()
+      .min(1_000_000)
+      .default(1024 * 1024 * 1024)
+      .describe(
+        'Disk the spool may use, bytes; beyond it the oldest points are dropped and counted',
+      ),
+    maxAgeMs: z
+      .int()
+      .min(60_000)
+      .default(7 * 24 * 3600 * 1000)
+      .describe('Points spooled longer ago than this are dropped and counted, ms'),
+    drainRatePerSec: z
+      .int()
+      .min(100)
+      .default(200_000)
+      .describe(
+        'Points per second written back from the spool once InfluxDB answers, beside live data',
+      ),
+    retryMaxMs: z
+      .int()
+      .min(100)
+      .max(600_000)
+      .default(30_000)
+      .describe(
+        'Longest wait between attempts to reach InfluxDB while it is down (jittered backoff from 500 ms), ms',
+      ),
+  })
+  .prefault({})
+  .describe(
+    'Durable spool: batches InfluxDB does not take are committed here before their MQTT messages are acknowledged, and written back in order when it returns',
+  );
 
 export const gatewayConfigSchema = z
   .strictObject({
     name: z.string().min(1).default('gateway').describe('Instance name, for logs'),
-    mqtt: brokerSchema,
+    // Optional with broker.embedded, whose gateway client connects to the embedded broker itself.
+    mqtt: brokerSchema.prefault({ url: 'mqtt://127.0.0.1:1883' }),
+    broker: embeddedBrokerSchema.optional(),
     subscribe: z
       .strictObject({
         site: z.string().default('+').describe('Site to consume, or + for all'),
@@ -61,16 +115,44 @@ export const gatewayConfigSchema = z
           .describe(
             'MQTT shared-subscription group, so several gateways split the load; null to receive everything',
           ),
-        qos: z.union([z.literal(0), z.literal(1)]).default(1),
+        qos: z
+          .union([z.literal(0), z.literal(1)])
+          .default(1)
+          .describe(
+            'QoS 1: a message is acknowledged only once its points are in InfluxDB or the spool; QoS 0 can lose messages',
+          ),
+        persistentSession: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Keep the MQTT session (client id factorylm-gateway-<name>) across restarts: the broker keeps messages for this gateway while it is down and redelivers those not yet acknowledged. Give every instance its own name',
+          ),
+        sessionExpirySec: z
+          .int()
+          .min(0)
+          .default(86_400)
+          .describe(
+            'MQTT 5: how long the broker keeps the session, and queues messages, for a stopped gateway, s',
+          ),
+        receiveMaximum: z
+          .int()
+          .min(1)
+          .max(65_535)
+          .default(5000)
+          .describe(
+            'MQTT 5: messages the broker may send before the gateway acknowledges them (it does once their points are durable); bounds memory, and a batch closes at half of it',
+          ),
       })
       .prefault({}),
     influx: influxSchema.optional(),
+    spool: spoolSchema,
     log: logConfigSchema,
   })
   .describe('FactoryLM gateway: MQTT in, InfluxDB out');
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 export type InfluxConfig = z.output<typeof influxSchema>;
+export type SpoolConfig = z.output<typeof spoolSchema>;
 
 export function loadGatewayConfig(
   file: string,
