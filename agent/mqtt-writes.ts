@@ -49,11 +49,11 @@ export class MqttWriteHandler {
   attach(client: MqttClient): void {
     const subscribe = () =>
       client.subscribe(this.filter, { qos: 1 }, (err, granted) => {
-        if (err) this.log.warn({ err: errorMessage(err) }, 'could not subscribe to write requests');
-        else if (granted?.some((g) => g.qos === 128))
+        // mqtt.js 5 reports a refused SUBACK (0x80) as an error, older versions as qos 128.
+        if (err || granted?.some((g) => g.qos === 128))
           this.log.error(
-            { topic: this.filter },
-            'broker refused the subscription to write requests; check its ACL for this node',
+            { topic: this.filter, ...(err ? { err: errorMessage(err) } : {}) },
+            'could not subscribe to write requests: no writes will arrive; check the broker ACL for this node',
           );
         else this.log.info({ topic: this.filter }, 'accepting write requests');
       });
