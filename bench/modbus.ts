@@ -54,7 +54,11 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
   for (const d of doc.devices) d.pollIntervalMs = s.pollMs;
   doc.publish = { qos: s.qos, heartbeatMs: 600_000, maxInflight: 1000 };
   doc.log = { level: 'info' };
-  const file = join(mkdtempSync(join(tmpdir(), 'flm-bench-')), 'agent.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'flm-bench-'));
+  // Keep the outbox file out of the working directory, and GET /health off port 9102.
+  doc.outbox = { path: join(dir, 'outbox.db') };
+  doc.health = { port: 0 };
+  const file = join(dir, 'agent.yaml');
   writeFileSync(file, JSON.stringify(doc).replace('${MQTT_URL:-mqtt://127.0.0.1:1883}', mqttUrl));
   const tags = doc.devices.reduce((n: number, d: { tags: unknown[] }) => n + d.tags.length, 0);
 
@@ -133,7 +137,9 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
     'poll latency p99 ms (worst window)': Math.max(...windows.map((w) => w.pollLatencyMs.p99)),
     'missed cycles (after warm-up)': `${sum((w) => w.missedCycles)} of ${sum((w) => w.cycles)}`,
     'poll latency p99 ms incl. start-up': stats.pollLatencyMs?.p99 ?? 'n/a',
-    'publisher dropped': stats.publisher?.dropped ?? 'n/a',
+    // The outbox replaced the publisher; `agent stopped` logs Agent.stats with its counters.
+    'outbox dropped samples': stats.outbox?.dropped?.samples ?? 'n/a',
+    'outbox depth at stop (samples)': stats.outbox?.depth?.samples ?? 'n/a',
   };
 }
 

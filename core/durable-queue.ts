@@ -46,7 +46,7 @@ export class DurableQueue {
   private readonly range: Database.Statement;
   private readonly oldest: Database.Statement;
   private readonly sizeOfRange: Database.Statement;
-  private readonly olderThan: Database.Statement;
+  private readonly oldestAges: Database.Statement;
   private readonly appendMany: (records: QueueRecord[], deletes: [number, number][]) => void;
 
   /** Opens (or creates) the queue at `path`; `:memory:` keeps it in memory only. Throws when SQLite cannot. */
@@ -77,7 +77,7 @@ export class DurableQueue {
       `SELECT id, samples, length(CAST(topic AS BLOB)) + length(CAST(payload AS BLOB)) + ${ROW_OVERHEAD} AS bytes
        FROM outbox WHERE id > ? ORDER BY id LIMIT 512`,
     );
-    this.olderThan = this.db.prepare('SELECT max(id) AS id FROM outbox WHERE ts < ?');
+    this.oldestAges = this.db.prepare('SELECT id, ts FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
     this.appendMany = this.db.transaction((records: QueueRecord[], deletes: [number, number][]) => {
       for (const [from, to] of deletes) this.removeRange(from, to);
       for (const r of records) {
@@ -117,11 +117,25 @@ export class DurableQueue {
     return this.range.all(after, upTo, limit) as QueueRecord[];
   }
 
-  /** Drops the oldest records beyond the size and age limits; returns what was dropped now. */
+  /**
+   * Drops the oldest records beyond the size and age limits; returns what was dropped now. The
+   * age limit drops the run of oldest records older than it, walking the primary key from the
+   * start: records are appended about in time order, and a scan of ts over the whole table on
+   * every flush would cost more than the rest of the queue with a large backlog.
+   */
   enforceLimits(now: number): QueueTotals {
     const droppedNow: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
-    const tooOld = (this.olderThan.get(now - this.limits.maxAgeMs) as { id: number | null }).id;
-    if (tooOld !== null) this.dropRange(0, tooOld, droppedNow);
+    const cutoff = now - this.limits.maxAgeMs;
+    let tooOld = 0;
+    // Usually the oldest record is young enough: look at it alone first.
+    for (let chunk = 1; ; chunk = 512) {
+      const rows = this.oldestAges.all(tooOld, chunk) as { id: number; ts: number }[];
+      const fresh = rows.findIndex((r) => r.ts >= cutoff);
+      const old = fresh < 0 ? rows : rows.slice(0, fresh);
+      if (old.length > 0) tooOld = old[old.length - 1]!.id;
+      if (fresh >= 0 || rows.length === 0) break;
+    }
+    if (tooOld > 0) this.dropRange(0, tooOld, droppedNow);
     let after = 0;
     while (this.totals.bytes > this.limits.maxBytes && this.totals.messages > 0) {
       const rows = this.oldest.all(after) as { id: number; samples: number; bytes: number }[];

@@ -29,9 +29,12 @@ function options(dir: string, extra: Partial<OutboxOptions> = {}): OutboxOptions
   };
 }
 
-function startOutbox(opts: OutboxOptions): { outbox: Outbox; client: MqttClient } {
+function startOutbox(
+  opts: OutboxOptions,
+  protocolVersion: 4 | 5 = 4,
+): { outbox: Outbox; client: MqttClient } {
   // Reconnects later than the watcher, so the watcher is subscribed again before the replay.
-  const client = mqtt.connect(broker.url, { reconnectPeriod: 1000, clean: true });
+  const client = mqtt.connect(broker.url, { reconnectPeriod: 1000, clean: true, protocolVersion });
   const outbox = new Outbox(
     client,
     opts,
@@ -187,6 +190,47 @@ describe('Outbox against a real Mosquitto', () => {
     // The newest survive, the oldest went.
     expect(ns[ns.length - 1]).toBe(2999);
     expect(Math.min(...ns)).toBe(dropped.messages);
+  });
+
+  it.each([4, 5] as const)(
+    'QoS 0 over MQTT %s: sent without waiting, in order, multi-byte and large bodies intact',
+    async (protocolVersion) => {
+      const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+      const entry = startOutbox(options(dir, { qos: 0 }), protocolVersion);
+      await waitFor('connected', () => entry.client.connected);
+      const topic = `outbox/qos0-v${protocolVersion}/°C`;
+      for (let i = 0; i < 2000; i++) entry.outbox.append(topic, body(i), 1);
+      // Larger than one socket write batch, and more bytes than characters.
+      entry.outbox.append(topic, `{"n":2000,"pad":"${'é'.repeat(40_000)}"}`, 1);
+      await waitFor('all delivered', () => received(topic).length >= 2001, 20_000);
+      expectInOrder(topic, 2001);
+      const { published, depth } = entry.outbox.stats;
+      expect(published.messages).toBe(2001);
+      expect(depth.messages).toBe(0);
+    },
+  );
+
+  it('QoS 0: keeps messages while the broker is down and replays them in order, marked historical', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const entry = startOutbox(options(dir, { qos: 0, replayRatePerSec: 2000 }), 5);
+    await waitFor('connected', () => entry.client.connected);
+    for (let i = 0; i < 100; i++) entry.outbox.append('outbox/qos0-outage', body(i), 1);
+    await waitFor('live part delivered', () => received('outbox/qos0-outage').length >= 100);
+    await broker.kill('SIGKILL');
+    await waitFor('client sees the outage', () => !entry.client.connected);
+    for (let i = 100; i < 2000; i++) entry.outbox.append('outbox/qos0-outage', body(i), 1);
+    broker = await startMosquitto({ port: broker.port, dir: broker.dir });
+    await waitFor('watcher back', () => watcher.connected);
+    await waitFor('agent back', () => entry.client.connected);
+    await waitFor('backlog sent', () => entry.outbox.stats.depth.messages === 0, 20_000);
+    await waitFor(
+      'watcher has all',
+      () => new Set(received('outbox/qos0-outage').map((s) => s.n)).size === 2000,
+    );
+    const hist = received('outbox/qos0-outage')
+      .filter((s) => s.hist)
+      .map((s) => s.n);
+    expect(hist).toEqual(Array.from({ length: 1900 }, (_, i) => i + 100));
   });
 
   it('falls back to memory with a clear error when the file cannot be opened', async () => {
