@@ -1,4 +1,5 @@
-import type { MqttClient } from 'mqtt';
+import { join } from 'node:path';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
@@ -9,8 +10,15 @@ import {
 } from '../protocols/mqtt/payload.js';
 import { parseTopic, ROOT, type AssetPath } from '../protocols/mqtt/topics.js';
 import type { GatewayConfig } from './config.js';
-import { createInfluxSink, type LineSink, type SinkStats } from './influx-sink.js';
+import { createInfluxWriter } from './influx-sink.js';
 import { toLine, type TagPoint } from './points.js';
+import { Spool } from './spool.js';
+import { AckGate, type AckStats, type AckTicket } from './spool-acks.js';
+import { SpoolSink, type SinkStats } from './spool-sink.js';
+import { gatewayHealthLine, healthLines } from './health-points.js';
+
+/** How often the gateway writes its own gateway_health point, ms. */
+const GATEWAY_HEALTH_MS = 10_000;
 
 export interface GatewayStats {
   messages: number;
@@ -18,7 +26,18 @@ export interface GatewayStats {
   /** Rejected payloads by reason (`not-json`, `bad-value`, …). */
   invalid: Record<string, number>;
   nodes: Record<string, 'online' | 'offline'>;
+  /** InfluxDB writes and the spool; `sink.alarm` is set while points are lost or at risk. */
   sink?: SinkStats;
+  /** QoS 1 messages whose PUBACK waits for their points to be durable. */
+  acks?: AckStats;
+}
+
+/** MQTT 3.1.1 brokers do not say how many messages they send before waiting for PUBACKs. */
+const IDLE_FLUSH_MS_MQTT3 = 10;
+
+/** Default spool file: beside the agent's outbox in systemd's StateDirectory, else here. */
+export function defaultSpoolPath(name: string): string {
+  return join(process.env.STATE_DIRECTORY?.split(':')[0] ?? '.', `spool-${name}.db`);
 }
 
 export interface GatewayDeps {
@@ -34,11 +53,13 @@ export interface GatewayDeps {
  */
 export class Gateway {
   private client?: MqttClient;
-  private sink?: LineSink;
+  private sink?: SpoolSink<AckTicket>;
+  private acks?: AckGate;
   private readonly log: Logger;
   private readonly counters: GatewayStats = { messages: 0, points: 0, invalid: {}, nodes: {} };
   /** Tag topic → node that publishes it, from the nodes' retained manifests. */
   private readonly topicNode = new Map<string, string>();
+  private healthTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -52,28 +73,62 @@ export class Gateway {
       ...this.counters,
       invalid: { ...this.counters.invalid },
       nodes: { ...this.counters.nodes },
-      ...(this.sink ? { sink: { ...this.sink.stats } } : {}),
+      ...(this.sink ? { sink: this.sink.stats } : {}),
+      ...(this.acks ? { acks: this.acks.stats } : {}),
     };
   }
 
   async start(): Promise<void> {
     const { config } = this;
-    if (config.influx)
-      this.sink = createInfluxSink(
-        config.influx,
-        this.deps.log.child({ component: 'influx', api: config.influx.api }),
+    const { site, shareGroup, qos, persistentSession, sessionExpirySec, receiveMaximum } =
+      config.subscribe;
+    const v5 = config.mqtt.protocolVersion === 5;
+    if (config.influx) {
+      const log = this.deps.log.child({ component: 'influx', api: config.influx.api });
+      const spool = new Spool(
+        config.spool.path ?? defaultSpoolPath(config.name),
+        config.spool,
+        log.child({ component: 'spool' }),
       );
-    else
+      this.sink = new SpoolSink<AckTicket>(
+        createInfluxWriter(config.influx),
+        spool,
+        {
+          batchSize: config.influx.batchSize,
+          flushIntervalMs: config.influx.flushIntervalMs,
+          maxBufferLines: config.influx.maxBufferLines,
+          maxRetries: config.influx.maxRetries,
+          ...(v5
+            ? { maxBatchMessages: Math.max(1, Math.floor(receiveMaximum / 2)) }
+            : { idleFlushMs: IDLE_FLUSH_MS_MQTT3 }),
+          drainRatePerSec: config.spool.drainRatePerSec,
+          retryMaxMs: config.spool.retryMaxMs,
+          maxSpoolBytes: config.spool.maxBytes,
+        },
+        log,
+        (tickets) => this.acks?.release(tickets),
+      );
+    } else
       this.log.warn(
         'no influx section in the config: samples are validated and counted but not stored',
       );
+    this.startHealthPoints();
+    // A persistent session under a fixed client id is what makes a crash lossless: the broker
+    // redelivers the messages whose PUBACK was held (points not yet durable) and queues what
+    // arrives while the gateway is down. A clean session would drop both. Without InfluxDB
+    // nothing is stored, so nothing is worth keeping.
+    const persistent = persistentSession && this.sink !== undefined;
     const client = connectBroker(config.mqtt, {
-      clientId: `factorylm-gateway-${config.name}-${process.pid}`,
+      clientId: persistent
+        ? `factorylm-gateway-${config.name}`
+        : `factorylm-gateway-${config.name}-${process.pid}`,
       log: this.deps.log.child({ component: 'mqtt', gateway: config.name }),
       backoff: this.deps.brokerBackoff,
+      ...(persistent ? { persistentSession: { expirySec: sessionExpirySec } } : {}),
+      receiveMaximum,
     });
     this.client = client;
-    const { site, shareGroup, qos } = config.subscribe;
+    if (this.sink && qos === 1) this.acks = new AckGate(client);
     const telemetry = `${ROOT}/${site}/#`;
     const filters: Record<string, { qos: 0 | 1 }> = {
       [shareGroup ? `$share/${shareGroup}/${telemetry}` : telemetry]: { qos },
@@ -94,10 +149,25 @@ export class Gateway {
         else this.log.info({ filters: Object.keys(filters) }, 'subscribed');
       });
     });
-    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    client.on('disconnect', (packet) => {
+      // MQTT 5 reason 0x8E: another client connected with this client id.
+      if (packet.reasonCode === 0x8e)
+        this.log.error(
+          { clientId: client.options.clientId },
+          'the broker handed this session to another client with the same id: give every gateway instance its own name',
+        );
+    });
   }
 
+  /**
+   * Stops without losing anything: what is in memory is written or spooled and acknowledged
+   * before the MQTT connection closes. Messages arriving after that are not acknowledged, so a
+   * persistent session gets them again on the next start.
+   */
   async stop(): Promise<void> {
+    clearInterval(this.healthTimer);
+    await this.sink?.flush();
     await this.client?.endAsync();
     await this.sink?.close();
     this.log.info(this.stats, 'gateway stopped');
@@ -106,6 +176,16 @@ export class Gateway {
   /** Writes out everything buffered; tests and shutdown use it. */
   async flush(): Promise<void> {
     await this.sink?.flush();
+  }
+
+  /** One message; its PUBACK (QoS 1) is held until the points it produced are durable. */
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const sink = this.sink;
+    if (!sink) return this.dispatch(topic, payload);
+    const ticket = this.acks?.begin(packet);
+    const mark = sink.mark();
+    this.dispatch(topic, payload);
+    sink.seal(ticket, mark);
   }
 
   private dispatch(topic: string, payload: Buffer): void {
@@ -118,6 +198,8 @@ export class Gateway {
         case 'asset':
           return this.onAsset(topic, parsed, payload);
         case 'node':
+          if (parsed.rest.length === 1 && parsed.rest[0] === 'health')
+            return this.onHealth(topic, parsed.site, parsed.node, payload);
           return this.onNode(parsed.node, parsed.rest, payload);
         default:
           return this.reject('unknown-topic', topic, 'not a factorylm tag, asset or node topic');
@@ -174,6 +256,27 @@ export class Gateway {
     }
     // Other node topics (device status, inventory, writes) belong to later consumers.
   }
+
+  // --- Health measurements for Grafana (edge_agent_health, edge_device_health, gateway_health) ---
+
+  /** `_nodes/<node>/health`: the agent's health JSON as edge_agent_health/edge_device_health lines. */
+  private onHealth(topic: string, site: string, node: string, payload: Buffer): void {
+    const lines = healthLines({ site, node }, payload);
+    if (!lines.ok) return this.reject(lines.reason, topic, lines.detail);
+    this.sink?.write(lines.value);
+  }
+
+  /** One gateway_health point now and every GATEWAY_HEALTH_MS, from this.stats. */
+  private startHealthPoints(): void {
+    if (!this.sink) return;
+    const write = () =>
+      this.sink?.write([gatewayHealthLine(this.config.name, this.stats, Date.now())]);
+    write();
+    this.healthTimer = setInterval(write, GATEWAY_HEALTH_MS);
+    this.healthTimer.unref();
+  }
+
+  // --- end of health measurements ---
 
   private accept(points: TagPoint[]): void {
     this.counters.points += points.length;

@@ -1,201 +1,180 @@
-import { InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import { Backoff, sleep } from '../core/backoff.js';
-import { BoundedQueue } from '../core/bounded-queue.js';
 import { errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
 import type { InfluxConfig } from './config.js';
 
-export interface SinkStats {
-  /** Lines InfluxDB acknowledged. */
-  written: number;
-  /** Lines given up on: rejected by the server, out of retries, or evicted from a full buffer. */
-  dropped: number;
-  /** Lines waiting to be written. */
-  pending: number;
-  writeErrors: number;
-  lastError?: string;
+/** What one write request came to. */
+export type WriteResult =
+  | { ok: true }
+  /**
+   * InfluxDB refused the body itself (a bad line, a field type conflict, too large): sending the
+   * same body again cannot succeed. The caller splits it to find the lines at fault.
+   */
+  | { ok: false; rejected: true; error: string }
+  /**
+   * InfluxDB unreachable, overloaded, timed out, or refusing this gateway (credentials, unknown
+   * database or bucket): the same body may succeed later, once someone fixes it.
+   */
+  | { ok: false; rejected: false; error: string; retryAfterMs?: number };
+
+/** One InfluxDB write endpoint. Batching, retries and the spool are the caller's. */
+export interface InfluxWriter {
+  readonly api: 'v1' | 'v2';
+  /** Where writes go, without credentials, for logs. */
+  readonly target: string;
+  /** One request with `body` (line protocol, lines joined by \n, ms precision). Never rejects. */
+  post(body: string, signal?: AbortSignal): Promise<WriteResult>;
 }
 
-/** Where the gateway's line-protocol output goes. `close()` flushes what it can. */
-export interface LineSink {
-  write(lines: string[]): void;
-  flush(): Promise<void>;
-  close(): Promise<void>;
-  readonly stats: SinkStats;
+export function createInfluxWriter(config: InfluxConfig): InfluxWriter {
+  return config.api === 'v1' ? new InfluxV1Writer(config) : new InfluxV2Writer(config);
 }
-
-export function createInfluxSink(config: InfluxConfig, log: Logger): LineSink {
-  return config.api === 'v1' ? new InfluxV1Sink(config, log) : new InfluxV2Sink(config, log);
-}
-
-/** InfluxDB 2.x write API (also VictoriaMetrics' /api/v2/write), batched and retried by the official client. */
-export class InfluxV2Sink implements LineSink {
-  readonly stats: SinkStats = { written: 0, dropped: 0, pending: 0, writeErrors: 0 };
-  private readonly api: WriteApi;
-
-  constructor(config: InfluxConfig, log: Logger) {
-    const stats = this.stats;
-    this.api = new InfluxDB({
-      url: config.url,
-      token: config.token ?? '',
-      timeout: 10_000,
-    }).getWriteApi(config.org, config.bucket, 'ms', {
-      batchSize: config.batchSize,
-      flushInterval: config.flushIntervalMs,
-      maxRetries: config.maxRetries,
-      maxBufferLines: config.maxBufferLines,
-      writeSuccess(lines) {
-        stats.written += lines.length;
-        stats.pending -= lines.length;
-      },
-      writeFailed(error, lines, attempt) {
-        stats.writeErrors += 1;
-        stats.lastError = errorMessage(error);
-        log.warn(
-          { err: stats.lastError, lines: lines.length, attempt },
-          'InfluxDB write failed; check the URL, token, org and bucket',
-        );
-        if (attempt > config.maxRetries) {
-          stats.dropped += lines.length;
-          stats.pending -= lines.length;
-        }
-      },
-      writeRetrySkipped(entry) {
-        stats.dropped += entry.lines.length;
-        stats.pending -= entry.lines.length;
-      },
-    });
-  }
-
-  write(lines: string[]): void {
-    this.stats.pending += lines.length;
-    this.api.writeRecords(lines);
-  }
-
-  async flush(): Promise<void> {
-    await this.api.flush().catch(() => undefined);
-  }
-
-  async close(): Promise<void> {
-    await this.api.close().catch(() => undefined);
-  }
-}
-
-/** Thrown for a response InfluxDB will never accept (bad line, unknown database, auth). */
-class RejectedWrite extends Error {}
 
 /**
- * InfluxDB 1.x `/write` (database + retention policy, user/password). One request in flight;
- * a batch goes when it is full or `flushIntervalMs` after its first line.
+ * 400 (bad line protocol, field type conflict, InfluxDB 1.x "partial write"), 413 (body too
+ * large) and 422 (points outside the retention period) are about the body. Everything else,
+ * including 401/403/404 (credentials, unknown database or bucket: an operator fixes those, and
+ * the data must survive until then), is worth retrying.
  */
-export class InfluxV1Sink implements LineSink {
-  readonly stats: SinkStats = { written: 0, dropped: 0, pending: 0, writeErrors: 0 };
-  private readonly buffer: BoundedQueue<string>;
-  private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+function classify(
+  status: number | undefined,
+  error: string,
+  retryAfter?: string | null,
+): WriteResult {
+  if (status !== undefined && (status === 400 || status === 413 || status === 422))
+    return { ok: false, rejected: true, error };
+  const seconds = retryAfter ? Number(retryAfter) : NaN;
+  return Number.isFinite(seconds) && seconds > 0
+    ? { ok: false, rejected: false, error, retryAfterMs: seconds * 1000 }
+    : { ok: false, rejected: false, error };
+}
+
+/**
+ * InfluxDB 2.x write API (also VictoriaMetrics' /api/v2/write) through the official client's
+ * transport (token auth, timeouts, its HttpError). Its WriteApi is not used: that keeps its own
+ * buffer and retry queue in memory and cannot tell which batch became durable, which the
+ * gateway needs before it acknowledges the MQTT messages behind it.
+ */
+export class InfluxV2Writer implements InfluxWriter {
+  readonly api = 'v2';
+  readonly target: string;
+  private readonly influx: InfluxDB;
+  private readonly path: string;
+
+  constructor(config: InfluxConfig) {
+    this.influx = new InfluxDB({
+      url: config.url,
+      token: config.token ?? '',
+      timeout: config.timeoutMs,
+    });
+    this.path = `/api/v2/write?org=${encodeURIComponent(config.org)}&bucket=${encodeURIComponent(config.bucket)}&precision=ms`;
+    this.target = `${config.url.replace(/\/$/, '')}/api/v2/write (bucket ${config.bucket})`;
+  }
+
+  async post(body: string, signal?: AbortSignal): Promise<WriteResult> {
+    try {
+      await this.influx.transport.request(this.path, body, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        signal,
+      });
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof HttpError) {
+        const retryAfter = err.headers?.['retry-after'];
+        return classify(
+          err.statusCode,
+          `HTTP ${err.statusCode} from ${this.target}: ${(err.body ?? err.message).slice(0, 500)}`,
+          typeof retryAfter === 'string' ? retryAfter : undefined,
+        );
+      }
+      return classify(undefined, `${this.target}: ${errorMessage(err)}`);
+    }
+  }
+}
+
+/** InfluxDB 1.x `/write` (database + retention policy, user/password); VictoriaMetrics accepts it too. */
+export class InfluxV1Writer implements InfluxWriter {
+  readonly api = 'v1';
+  readonly target: string;
   private readonly endpoint: string;
+  private readonly timeoutMs: number;
   private readonly headers: Record<string, string> = {
     'content-type': 'text/plain; charset=utf-8',
   };
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private closed = false;
-  /** Lines the server refused or that ran out of retries. */
-  private rejected = 0;
 
-  constructor(
-    private readonly config: InfluxConfig,
-    private readonly log: Logger,
-  ) {
-    this.buffer = new BoundedQueue(config.maxBufferLines);
+  constructor(config: InfluxConfig) {
     const url = new URL('write', config.url.endsWith('/') ? config.url : `${config.url}/`);
     url.searchParams.set('db', config.database);
     url.searchParams.set('precision', 'ms');
     if (config.retentionPolicy) url.searchParams.set('rp', config.retentionPolicy);
     this.endpoint = url.toString();
+    this.target = `${this.endpoint.split('?')[0]} (database ${config.database})`;
+    this.timeoutMs = config.timeoutMs;
     if (config.username) {
       this.headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
     }
   }
 
-  write(lines: string[]): void {
-    for (const line of lines) this.buffer.push(line);
-    this.stats.dropped = this.buffer.dropped + this.rejected;
-    this.stats.pending = this.buffer.length;
-    if (this.buffer.length >= this.config.batchSize) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
-  }
-
-  async flush(): Promise<void> {
-    while (this.buffer.length > 0 || this.running) {
-      this.kick();
-      await this.running;
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.flush();
-    clearTimeout(this.timer);
-  }
-
-  private kick(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.running || this.buffer.length === 0) return;
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      if (this.buffer.length > 0 && !this.closed)
-        this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.buffer.length > 0) {
-      const batch: string[] = [];
-      while (batch.length < this.config.batchSize && this.buffer.length > 0)
-        batch.push(this.buffer.shift()!);
-      let attempt = 0;
-      for (;;) {
-        try {
-          await this.post(batch.join('\n'));
-          this.stats.written += batch.length;
-          this.backoff.success();
-          delete this.stats.lastError;
-          break;
-        } catch (err) {
-          attempt += 1;
-          this.stats.writeErrors += 1;
-          this.stats.lastError = errorMessage(err);
-          const fatal =
-            err instanceof RejectedWrite || attempt > this.config.maxRetries || this.closed;
-          this.log.warn(
-            { err: this.stats.lastError, lines: batch.length, attempt, dropping: fatal },
-            'InfluxDB v1 write failed',
-          );
-          if (fatal) {
-            this.rejected += batch.length;
-            break;
-          }
-          await sleep(this.backoff.nextDelay());
-        }
+  async post(body: string, signal?: AbortSignal): Promise<WriteResult> {
+    try {
+      const timeout = AbortSignal.timeout(this.timeoutMs);
+      const res = await fetch(this.endpoint, {
+        method: 'POST',
+        headers: this.headers,
+        body,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      if (res.status === 204 || res.status === 200) {
+        await res.body?.cancel();
+        return { ok: true };
       }
-      this.stats.pending = this.buffer.length;
-      this.stats.dropped = this.buffer.dropped + this.rejected;
+      const text = (await res.text()).slice(0, 500);
+      return classify(
+        res.status,
+        `HTTP ${res.status} from ${this.target}: ${text}`,
+        res.headers.get('retry-after'),
+      );
+    } catch (err) {
+      return classify(undefined, `${this.target}: ${errorMessage(err)}`);
     }
   }
+}
 
-  private async post(body: string): Promise<void> {
-    const res = await fetch(this.endpoint, {
-      method: 'POST',
-      headers: this.headers,
-      body,
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (res.status === 204 || res.status === 200) return;
-    const text = (await res.text()).slice(0, 500);
-    const message = `HTTP ${res.status} from ${this.endpoint.split('?')[0]}: ${text}`;
-    if (res.status >= 400 && res.status < 500 && res.status !== 429)
-      throw new RejectedWrite(message);
-    throw new Error(message);
+export interface RetryOptions {
+  /** Attempts after the first. */
+  maxRetries: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  signal?: AbortSignal;
+  /** Checked before each retry: true gives up early (the sink went down, or is closing). */
+  giveUp?: () => boolean;
+  onFailure?: (result: WriteResult & { ok: false }, attempt: number) => void;
+}
+
+/**
+ * Posts `body`, retrying failures that may pass later on a capped exponential backoff with 20 %
+ * jitter (or the server's Retry-After, when longer), so a fleet of gateways does not hammer a
+ * recovering InfluxDB in lockstep. Returns the last result; a rejected body is never retried.
+ */
+export async function postWithRetry(
+  writer: InfluxWriter,
+  body: string,
+  options: RetryOptions,
+): Promise<WriteResult> {
+  const backoff = new Backoff({ initialMs: options.initialDelayMs, maxMs: options.maxDelayMs });
+  for (let attempt = 1; ; attempt++) {
+    const result = await writer.post(body, options.signal);
+    if (result.ok) return result;
+    options.onFailure?.(result, attempt);
+    if (
+      result.rejected ||
+      attempt > options.maxRetries ||
+      options.signal?.aborted ||
+      options.giveUp?.()
+    )
+      return result;
+    await sleep(Math.max(backoff.nextDelay(), result.retryAfterMs ?? 0), options.signal);
+    if (options.giveUp?.()) return result;
   }
 }

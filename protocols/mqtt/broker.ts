@@ -53,6 +53,14 @@ export interface ConnectOptions {
   log: Logger;
   /** Reconnect delays; tests shorten them. */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * Keep the session (subscriptions, queued and unacknowledged QoS 1 messages) on the broker
+   * across reconnects and restarts, for `expirySec` after a disconnect (MQTT 5; 3.1.1 brokers
+   * keep it until the client returns). Needs a fixed client id.
+   */
+  persistentSession?: { expirySec: number };
+  /** MQTT 5 Receive Maximum: QoS 1 messages the broker may send before they are acknowledged. */
+  receiveMaximum?: number;
 }
 
 /**
@@ -68,7 +76,7 @@ export function connectBroker(config: BrokerConfig, options: ConnectOptions): Mq
     password: config.password,
     keepalive: config.keepaliveSec,
     protocolVersion: config.protocolVersion,
-    clean: true,
+    clean: !options.persistentSession,
     reconnectPeriod: first,
     connectTimeout: 10_000,
     // Offline publishes are the caller's to buffer (bounded); mqtt.js's own queue is unbounded.
@@ -79,6 +87,13 @@ export function connectBroker(config: BrokerConfig, options: ConnectOptions): Mq
     reconnectOnConnackError: true,
   };
   if (options.will) clientOptions.will = options.will;
+  if (config.protocolVersion === 5) {
+    const properties: IClientOptions['properties'] = {};
+    if (options.persistentSession)
+      properties.sessionExpiryInterval = options.persistentSession.expirySec;
+    if (options.receiveMaximum !== undefined) properties.receiveMaximum = options.receiveMaximum;
+    if (Object.keys(properties).length > 0) clientOptions.properties = properties;
+  }
   if (config.tls) {
     const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
     Object.assign(clientOptions, {

@@ -43,6 +43,9 @@ export function writeConfig(name: string, doc: Record<string, unknown>): string 
       outbox: { path: join(dir, 'outbox.db'), ...(doc.outbox as object) },
       health: { port: 0, ...(doc.health as object) },
     };
+  } else if (doc.influx) {
+    // A gateway config: its spool goes beside the file unless the test names one.
+    doc = { ...doc, spool: { path: join(dir, 'spool.db'), ...(doc.spool as object) } };
   }
   writeFileSync(file, stringify(doc));
   return file;

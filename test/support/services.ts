@@ -131,10 +131,16 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Se
   return service(port, `${scheme}://127.0.0.1:${port}`, dir, running);
 }
 
+/** Where to restart a stopped service: its port and data folder (from its `Service`). */
+export interface RestartOptions {
+  port?: number;
+  dir?: string;
+}
+
 /** VictoriaMetrics single node; accepts InfluxDB line protocol on /api/v2/write and /write. */
-export async function startVictoriaMetrics(): Promise<Service> {
-  const port = await freePort();
-  const dir = tempDir('victoria');
+export async function startVictoriaMetrics(options: RestartOptions = {}): Promise<Service> {
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? tempDir('victoria');
   const running = start('victoria-metrics', [
     `-storageDataPath=${dir}`,
     `-httpListenAddr=127.0.0.1:${port}`,
@@ -171,10 +177,13 @@ export async function vmExport(url: string, match: string): Promise<VmSeries[]> 
 }
 
 /** InfluxDB 1.x (`influxd`), HTTP on a free port, with database `sensors` created. */
-export async function startInfluxDb1(database = 'sensors'): Promise<Service> {
-  const port = await freePort();
+export async function startInfluxDb1(
+  database = 'sensors',
+  options: RestartOptions = {},
+): Promise<Service> {
+  const port = options.port ?? (await freePort());
   const rpcPort = await freePort();
-  const dir = tempDir('influxdb');
+  const dir = options.dir ?? tempDir('influxdb');
   const conf = join(dir, 'influxdb.conf');
   writeFileSync(
     conf,
