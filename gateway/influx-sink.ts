@@ -50,6 +50,31 @@ function classify(
 }
 
 /**
+ * A signal for one request: aborted by `parent` or after `timeoutMs`. Its listener on `parent` is
+ * removed by `done()`, so a long-lived parent (the sink's) does not collect one per request.
+ */
+function requestSignal(
+  parent: AbortSignal | undefined,
+  timeoutMs?: number,
+): { signal: AbortSignal; done: () => void } {
+  const local = new AbortController();
+  const abort = () => local.abort(parent?.reason);
+  if (parent?.aborted) abort();
+  else parent?.addEventListener('abort', abort, { once: true });
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => local.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  return {
+    signal: local.signal,
+    done: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', abort);
+    },
+  };
+}
+
+/**
  * InfluxDB 2.x write API (also VictoriaMetrics' /api/v2/write) through the official client's
  * transport (token auth, timeouts, its HttpError). Its WriteApi is not used: that keeps its own
  * buffer and retry queue in memory and cannot tell which batch became durable, which the
@@ -72,11 +97,13 @@ export class InfluxV2Writer implements InfluxWriter {
   }
 
   async post(body: string, signal?: AbortSignal): Promise<WriteResult> {
+    // The client's transport adds an abort listener per request and never removes it.
+    const request = requestSignal(signal);
     try {
       await this.influx.transport.request(this.path, body, {
         method: 'POST',
         headers: { 'content-type': 'text/plain; charset=utf-8' },
-        signal,
+        signal: request.signal,
       });
       return { ok: true };
     } catch (err) {
@@ -89,6 +116,8 @@ export class InfluxV2Writer implements InfluxWriter {
         );
       }
       return classify(undefined, `${this.target}: ${errorMessage(err)}`);
+    } finally {
+      request.done();
     }
   }
 }
@@ -117,13 +146,13 @@ export class InfluxV1Writer implements InfluxWriter {
   }
 
   async post(body: string, signal?: AbortSignal): Promise<WriteResult> {
+    const request = requestSignal(signal, this.timeoutMs);
     try {
-      const timeout = AbortSignal.timeout(this.timeoutMs);
       const res = await fetch(this.endpoint, {
         method: 'POST',
         headers: this.headers,
         body,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: request.signal,
       });
       if (res.status === 204 || res.status === 200) {
         await res.body?.cancel();
@@ -137,6 +166,8 @@ export class InfluxV1Writer implements InfluxWriter {
       );
     } catch (err) {
       return classify(undefined, `${this.target}: ${errorMessage(err)}`);
+    } finally {
+      request.done();
     }
   }
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -200,6 +201,34 @@ describe('SpoolSink with InfluxDB up', () => {
     expect(new Set(influx.lines)).toEqual(new Set(range(0, 300).map(line)));
     expect(acked.length).toBe(300);
     await sink.close();
+  });
+});
+
+describe('InfluxDB writers', () => {
+  it('leave no listener on the long-lived abort signal they are given, whatever the answer', async () => {
+    const parent = new AbortController();
+    for (const api of ['v1', 'v2'] as const) {
+      const writer = createInfluxWriter(
+        influxSchema.parse({ api, url: influx.url, database: 'db', timeoutMs: 2000 }),
+      );
+      for (const mode of ['up', 'down'] as const) {
+        influx.mode = mode;
+        for (let i = 0; i < 20; i++) await writer.post(line(i), parent.signal);
+      }
+    }
+    expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('give up on a request after timeoutMs, as a retriable failure', async () => {
+    influx.delayMs = 1000;
+    for (const api of ['v1', 'v2'] as const) {
+      const writer = createInfluxWriter(
+        influxSchema.parse({ api, url: influx.url, database: 'db', timeoutMs: 200 }),
+      );
+      const started = Date.now();
+      expect(await writer.post(line(1))).toMatchObject({ ok: false, rejected: false });
+      expect(Date.now() - started).toBeLessThan(900);
+    }
   });
 });
 
