@@ -142,6 +142,19 @@ export const gatewayConfigSchema = z
           .describe(
             'MQTT 5: messages the broker may send before the gateway acknowledges them (it does once their points are durable); bounds memory, and a batch closes at half of it',
           ),
+        sparkplug: z
+          .strictObject({
+            enabled: z.boolean().default(false).describe('Also consume Sparkplug B (spBv1.0/…)'),
+            groups: z
+              .array(z.string().regex(/^[^/#]+$/, 'must be one topic level, or +'))
+              .min(1)
+              .default(['+'])
+              .describe('Sparkplug group ids to consume (the site of their points), or + for all'),
+          })
+          .prefault({})
+          .describe(
+            'Sparkplug B consumer: births on every instance, DDATA through the share group; DDATA without a known birth or alias is counted and answered with a rebirth request (NCMD, at most once per node per 10 s)',
+          ),
       })
       .prefault({}),
     influx: influxSchema.optional(),

@@ -16,6 +16,8 @@ import { Spool } from './spool.js';
 import { AckGate, type AckStats, type AckTicket } from './spool-acks.js';
 import { SpoolSink, type SinkStats } from './spool-sink.js';
 import { gatewayHealthLine, healthLines } from './health-points.js';
+import { SparkplugConsumer } from './sparkplug-consumer.js';
+import { decodePayload, NAMESPACE, parseSparkplugTopic } from '../protocols/mqtt/sparkplug.js';
 
 /** How often the gateway writes its own gateway_health point, ms. */
 const GATEWAY_HEALTH_MS = 10_000;
@@ -60,6 +62,8 @@ export class Gateway {
   /** Tag topic → node that publishes it, from the nodes' retained manifests. */
   private readonly topicNode = new Map<string, string>();
   private healthTimer?: NodeJS.Timeout;
+  /** Sparkplug B alias maps from the births; set when subscribe.sparkplug.enabled. */
+  private sparkplug?: SparkplugConsumer;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -139,6 +143,16 @@ export class Gateway {
       filters[`${ROOT}/${site}/_nodes/+/status`] = { qos: 1 };
       filters[`${ROOT}/${site}/_nodes/+/tags`] = { qos: 1 };
     }
+    // Sparkplug B: every instance needs every birth (the alias maps), so only DDATA is shared.
+    if (config.subscribe.sparkplug.enabled) {
+      this.sparkplug = new SparkplugConsumer();
+      for (const group of config.subscribe.sparkplug.groups) {
+        for (const verb of ['NBIRTH', 'NDEATH', 'DBIRTH', 'DDEATH'])
+          filters[`${NAMESPACE}/${group}/${verb}/#`] = { qos };
+        const ddata = `${NAMESPACE}/${group}/DDATA/#`;
+        filters[shareGroup ? `$share/${shareGroup}/${ddata}` : ddata] = { qos };
+      }
+    }
     client.on('connect', () => {
       client.subscribe(filters, (err) => {
         if (err)
@@ -191,6 +205,8 @@ export class Gateway {
   private dispatch(topic: string, payload: Buffer): void {
     this.counters.messages += 1;
     try {
+      if (this.sparkplug && topic.startsWith(`${NAMESPACE}/`))
+        return this.onSparkplug(this.sparkplug, topic, payload);
       const parsed = parseTopic(topic);
       switch (parsed.kind) {
         case 'tag':
@@ -256,6 +272,25 @@ export class Gateway {
     }
     // Other node topics (device status, inventory, writes) belong to later consumers.
   }
+
+  // --- Sparkplug B (subscribe.sparkplug) ---
+
+  private onSparkplug(consumer: SparkplugConsumer, topic: string, payload: Buffer): void {
+    const parsed = parseSparkplugTopic(topic);
+    if (!parsed)
+      return this.reject('unknown-topic', topic, 'not a Sparkplug B node or device topic');
+    const decoded = decodePayload(payload);
+    if (!decoded.ok) return this.reject(decoded.reason, topic, decoded.detail);
+    const result = consumer.handle(parsed, decoded.value);
+    for (const p of result.problems) this.reject(p.reason, topic, p.detail);
+    if (result.points.length > 0) this.accept(result.points);
+    if (result.rebirth) {
+      this.log.info({ topic: result.rebirth.topic }, 'Sparkplug rebirth requested');
+      this.client?.publish(result.rebirth.topic, result.rebirth.payload, { qos: 0 });
+    }
+  }
+
+  // --- end of Sparkplug B ---
 
   // --- Health measurements for Grafana (edge_agent_health, edge_device_health, gateway_health) ---
 
