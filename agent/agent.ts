@@ -21,7 +21,7 @@ import { assetTopic, nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import type { QueueRecord } from '../core/durable-queue.js';
 import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
 import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
-import { startHealthServer, type HealthServer } from './health-server.js';
+import { startHealthServer, type HealthServer } from '../core/http-server.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
 import { MqttWriteHandler } from './mqtt-writes.js';
 import { encodeSamples, finalizeSparkplug, type StoredSample } from './sparkplug-records.js';

@@ -14,6 +14,7 @@ import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
 interface DemoOptions {
   brokerPort: number;
   simPort: number;
+  httpPort: number;
   duration?: number;
   logLevel: string;
 }
@@ -65,6 +66,12 @@ export function registerDemo(program: Command): void {
       0,
     )
     .option(
+      '--http-port <n>',
+      'port of the live page, /health and /metrics on 127.0.0.1 (0 = any free port)',
+      parseIntOption('--http-port'),
+      0,
+    )
+    .option(
       '--duration <s>',
       'stop after this many seconds (default: run until Ctrl-C)',
       parseIntOption('--duration'),
@@ -76,10 +83,11 @@ export function registerDemo(program: Command): void {
     )
     .action(async (opts: DemoOptions) => {
       // Loaded here so that other commands (the agent on a Pi) do not pay for aedes and the InfluxDB client.
-      const [{ Agent }, { EmbeddedBroker }, { Gateway }] = await Promise.all([
+      const [{ Agent }, { EmbeddedBroker }, { Gateway }, { GatewayHttp }] = await Promise.all([
         import('../agent/agent.js'),
         import('../gateway/embedded-broker.js'),
         import('../gateway/gateway.js'),
+        import('../gateway/http.js'),
       ]);
       const log = createRootLogger({ level: opts.logLevel });
       // Anonymous on 127.0.0.1 (the broker refuses anonymous access on other addresses), and
@@ -121,6 +129,7 @@ export function registerDemo(program: Command): void {
         name: 'demo',
         mqtt: { url: brokerUrl, protocolVersion: 4 },
         subscribe: { shareGroup: null },
+        http: { host: '127.0.0.1', port: opts.httpPort },
         ...(influxUrl
           ? {
               influx: {
@@ -134,7 +143,36 @@ export function registerDemo(program: Command): void {
           : {}),
       });
       const latest = new Map<string, TagPoint>();
-      const gateway = new Gateway(gatewayConfig, { log, onPoint: (p) => latest.set(p.tag, p) });
+      // The live page reads the gateway's stats when asked, so it can exist before the gateway.
+      const http = new GatewayHttp(
+        gatewayConfig.http!,
+        'demo',
+        {
+          get stats() {
+            return gateway.stats;
+          },
+          get brokerConnected() {
+            return gateway.brokerConnected;
+          },
+        },
+        log.child({ component: 'http' }),
+      );
+      const gateway = new Gateway(gatewayConfig, {
+        log,
+        onPoint: (p) => {
+          latest.set(p.tag, p);
+          http.point(p);
+        },
+      });
+      const pageUrl = await http
+        .start()
+        .catch((err) =>
+          exitWithError(
+            new Error(
+              `cannot serve the live page on port ${opts.httpPort} (${err.message}); pass --http-port 0 for any free port`,
+            ),
+          ),
+        );
       const agent = new Agent(agentConfig, { log });
       let messages = 0;
       broker.onPublish(() => (messages += 1));
@@ -147,6 +185,7 @@ export function registerDemo(program: Command): void {
       console.log(
         `FactoryLM demo: PLC modbus://127.0.0.1:${simPort}/1 → agent → broker ${brokerUrl} → gateway${influxUrl ? ` → ${influxUrl}` : ''}`,
       );
+      console.log(`Live page: ${pageUrl}   (health ${pageUrl}health, metrics ${pageUrl}metrics)`);
       console.log(
         `Watch the raw messages with: mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'factorylm/#' -v   (Ctrl-C stops the demo)\n`,
       );
@@ -170,6 +209,7 @@ export function registerDemo(program: Command): void {
       }, 1000);
       const stop = async () => {
         clearInterval(ticker);
+        await http.stop();
         await agent.stop();
         await gateway.stop();
         await sim.stop();

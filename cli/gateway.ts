@@ -49,9 +49,16 @@ export function registerGateway(program: Command): void {
         config.subscribe.shareGroup = null;
       }
       const { Gateway } = await import('../gateway/gateway.js');
-      const gateway = new Gateway(config, { log });
+      let http: import('../gateway/http.js').GatewayHttp | undefined;
+      const gateway = new Gateway(config, { log, onPoint: (p) => http?.point(p) });
+      if (config.http) {
+        const { GatewayHttp } = await import('../gateway/http.js');
+        http = new GatewayHttp(config.http, config.name, gateway, log.child({ component: 'http' }));
+        await http.start().catch(exitWithError);
+      }
       await gateway.start();
       await runUntilSignal(log, async () => {
+        await http?.stop();
         await gateway.stop();
         await broker?.stop();
       });

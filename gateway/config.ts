@@ -98,6 +98,37 @@ export const spoolSchema = z
     'Durable spool: batches InfluxDB does not take are committed here before their MQTT messages are acknowledged, and written back in order when it returns',
   );
 
+export const httpSchema = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address to listen on; 0.0.0.0 exposes it to the network (set a token then)'),
+    port: z
+      .int()
+      .min(0)
+      .max(65_535)
+      .default(8080)
+      .describe('TCP port of /health, /metrics and the live page; 0 picks a free port'),
+    token: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .optional()
+      .describe(
+        'Bearer token every request must carry (the live page takes it as ?token=); write ${ENV_NAME} to keep it out of the file',
+      ),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe('PEM certificate file'),
+        key: z.string().min(1).describe('PEM private key file'),
+      })
+      .optional()
+      .describe('Serve HTTPS with these files'),
+    page: z.boolean().default(true).describe('Serve the live page at / (and its event stream)'),
+  })
+  .describe('HTTP endpoint: GET /health, GET /metrics (Prometheus) and the live page');
+
 export const gatewayConfigSchema = z
   .strictObject({
     name: z.string().min(1).default('gateway').describe('Instance name, for logs'),
@@ -159,6 +190,7 @@ export const gatewayConfigSchema = z
       .prefault({}),
     influx: influxSchema.optional(),
     spool: spoolSchema,
+    http: httpSchema.optional(),
     log: logConfigSchema,
   })
   .describe('FactoryLM gateway: MQTT in, InfluxDB out');
@@ -166,6 +198,7 @@ export const gatewayConfigSchema = z
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 export type InfluxConfig = z.output<typeof influxSchema>;
 export type SpoolConfig = z.output<typeof spoolSchema>;
+export type HttpConfig = z.output<typeof httpSchema>;
 
 export function loadGatewayConfig(
   file: string,

@@ -82,6 +82,11 @@ export class Gateway {
     };
   }
 
+  /** True while the MQTT client is connected to the broker. */
+  get brokerConnected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
   async start(): Promise<void> {
     const { config } = this;
     const { site, shareGroup, qos, persistentSession, sessionExpirySec, receiveMaximum } =

@@ -63,6 +63,12 @@ describe('npm start', () => {
       15_000,
     );
     await client.endAsync();
+    // The live page, on a free port, with /health showing the agent online.
+    const page = /Live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1];
+    expect(page, out).toBeDefined();
+    expect(await (await fetch(page!)).text()).toContain('uPlot.iife.min.js');
+    const health = await (await fetch(`${page}health`)).json();
+    expect(health).toMatchObject({ status: 'ok', name: 'demo', nodes: { online: 1 } });
     // The terminal summary shows live values and the gateway's counts.
     await waitFor(
       'summary with values',

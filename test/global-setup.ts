@@ -7,6 +7,8 @@ const REQUIRED: { binary: string; pkg: string }[] = [
   { binary: 'victoria-metrics', pkg: 'victoria-metrics' },
   { binary: 'influxd', pkg: 'influxdb' },
   { binary: 'socat', pkg: 'socat' },
+  // The live page test drives it headless through playwright-core (no browser download).
+  { binary: 'chromium', pkg: 'chromium' },
 ];
 
 function has(binary: string): boolean {

@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger, type Logger } from '../core/logger.js';
+import { silentLogger, type Logger } from './logger.js';
 import {
   startHealthServer,
   type HealthHandlers,
   type HealthServer,
   type HealthServerOptions,
-} from './health-server.js';
+  type RawRoute,
+} from './http-server.js';
 
 const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const TOKEN = 'an-unguessable-token-0123456789';
@@ -85,7 +86,7 @@ describe('startHealthServer over HTTP', () => {
       const server = await start();
       const res = await fetch(server.url + path);
       expect(res.status).toBe(404);
-      expect(await res.json()).toEqual({ error: `no route ${path}; try /health or /metrics` });
+      expect(await res.json()).toEqual({ error: `no route ${path}; try /health, /metrics` });
     },
   );
 
@@ -177,6 +178,36 @@ describe('startHealthServer with a bearer token', () => {
     expect((await fetch(`${server.url}/health`, auth('wrong-token-wrong-token'))).status).toBe(401);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain(TOKEN);
+  });
+});
+
+describe('startHealthServer with extra routes (the gateway)', () => {
+  const routes = new Map<string, RawRoute>([
+    ['/page', (_req, res) => void res.end('page')],
+    ['/script.js', (_req, res) => void res.end('js')],
+  ]);
+
+  it('serves them, lists them in a 404, and names its config section', async () => {
+    const server = await start({ routes }, { section: 'http' });
+    expect(await (await fetch(`${server.url}/page`)).text()).toBe('page');
+    expect(await (await fetch(`${server.url}/x`)).json()).toEqual({
+      error: 'no route /x; try /health, /metrics, /page, /script.js',
+    });
+    await expect(start({}, { port: server.port, section: 'http' })).rejects.toThrow(
+      'set http.port to a free port',
+    );
+  });
+
+  it('takes the token as ?token= only when asked, and serves public paths without it', async () => {
+    const publicPaths = new Set(['/script.js']);
+    const strict = await start({ routes, publicPaths }, { token: TOKEN });
+    expect((await fetch(`${strict.url}/page?token=${TOKEN}`)).status).toBe(401);
+    expect((await fetch(`${strict.url}/script.js`)).status).toBe(200);
+    const browser = await start({ routes, publicPaths }, { token: TOKEN, queryToken: true });
+    expect((await fetch(`${browser.url}/page?token=${TOKEN}`)).status).toBe(200);
+    expect((await fetch(`${browser.url}/health?token=${TOKEN}`)).status).toBe(200);
+    expect((await fetch(`${browser.url}/page?token=wrong-token-wrong-token`)).status).toBe(401);
+    expect((await fetch(`${browser.url}/page`)).status).toBe(401);
   });
 });
 

@@ -18,13 +18,27 @@ export interface HealthServerOptions {
   token?: string;
   /** PEM files; serve HTTPS. */
   tls?: { cert: string; key: string };
+  /** Config section named in error messages (`health.port`); default `health`. */
+  section?: string;
+  /**
+   * Also accept the token as `?token=` in the URL: a browser's page, script and EventSource
+   * requests cannot carry an Authorization header.
+   */
+  queryToken?: boolean;
 }
+
+/** A GET route beyond /health and /metrics that writes its own response (pages, event streams). */
+export type RawRoute = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 export interface HealthHandlers {
   /** The health document; `status` other than `ok` answers 503. */
   health: () => object & { status: string };
   metrics: () => Promise<string>;
   metricsContentType: string;
+  /** More GET routes by exact path. */
+  routes?: Map<string, RawRoute>;
+  /** Paths served without the token: static files that hold nothing secret (scripts, styles). */
+  publicPaths?: Set<string>;
 }
 
 export interface HealthServer {
@@ -40,17 +54,18 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * Serves `GET /health` and `GET /metrics` with node:http(s) alone: the agent's memory budget
- * has no room for a web framework.
+ * Serves `GET /health` and `GET /metrics` (and any extra routes) with node:http(s) alone: the
+ * agent's memory budget has no room for a web framework. The agent and the gateway share it.
  */
 export async function startHealthServer(
   options: HealthServerOptions,
   handlers: HealthHandlers,
   log: Logger,
 ): Promise<HealthServer> {
-  const handler = requestHandler(options.token, handlers, log);
+  const section = options.section ?? 'health';
+  const handler = requestHandler(options, handlers, log);
   const server = options.tls
-    ? await createTlsServer(options.tls, handler)
+    ? await createTlsServer(options.tls, section, handler)
     : createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS }, handler);
   const port = await listen(server, options, log);
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -61,25 +76,29 @@ export async function startHealthServer(
 
 async function createTlsServer(
   tls: { cert: string; key: string },
+  section: string,
   handler: Handler,
 ): Promise<Server> {
-  const pem = await readTls(tls);
+  const pem = await readTls(tls, section);
   try {
     return createHttpsServer({ ...pem, requestTimeout: REQUEST_TIMEOUT_MS }, handler);
   } catch (err) {
     throw new Error(
-      `health.tls: cannot serve HTTPS with cert ${tls.cert} and key ${tls.key}: ${errorMessage(err)}`,
+      `${section}.tls: cannot serve HTTPS with cert ${tls.cert} and key ${tls.key}: ${errorMessage(err)}`,
       { cause: err },
     );
   }
 }
 
-async function readTls(tls: { cert: string; key: string }): Promise<{ cert: Buffer; key: Buffer }> {
+async function readTls(
+  tls: { cert: string; key: string },
+  section: string,
+): Promise<{ cert: Buffer; key: Buffer }> {
   const read = async (field: 'cert' | 'key') => {
     try {
       return await readFile(tls[field]);
     } catch (err) {
-      throw new Error(`health.tls.${field}: cannot read ${tls[field]}: ${errorMessage(err)}`, {
+      throw new Error(`${section}.tls.${field}: cannot read ${tls[field]}: ${errorMessage(err)}`, {
         cause: err,
       });
     }
@@ -100,11 +119,14 @@ function listen(server: Server, options: HealthServerOptions, log: Logger): Prom
   });
 }
 
-function listenError(err: NodeJS.ErrnoException, { host, port }: HealthServerOptions): Error {
+function listenError(
+  err: NodeJS.ErrnoException,
+  { host, port, section = 'health' }: HealthServerOptions,
+): Error {
   const message =
     err.code === 'EADDRINUSE'
-      ? `port ${port} is in use; set health.port to a free port or 0 to turn the endpoint off`
-      : `health endpoint cannot listen on ${host}:${port}: ${err.message}`;
+      ? `port ${port} is in use; set ${section}.port to a free port or 0 to turn the endpoint off`
+      : `${section} endpoint cannot listen on ${host}:${port}: ${err.message}`;
   return new Error(message, { cause: err });
 }
 
@@ -116,39 +138,56 @@ function close(server: Server): Promise<void> {
   });
 }
 
-function requestHandler(token: string | undefined, handlers: HealthHandlers, log: Logger): Handler {
-  const authorized = token === undefined ? () => true : bearerCheck(token);
+function requestHandler(
+  options: HealthServerOptions,
+  handlers: HealthHandlers,
+  log: Logger,
+): Handler {
+  const { token, queryToken } = options;
+  const check = token === undefined ? undefined : bearerCheck(token);
+  const authorized = (req: IncomingMessage, query: string | undefined): boolean => {
+    if (!check) return true;
+    if (check(req.headers.authorization)) return true;
+    if (!queryToken || query === undefined) return false;
+    const given = new URLSearchParams(query).get('token');
+    return given !== null && check(`Bearer ${given}`);
+  };
   // A Map, not an object literal: `/__proto__` must be a 404, not a lookup on the prototype.
-  const routes = new Map<string, (res: ServerResponse) => Promise<void>>([
+  const routes = new Map<string, RawRoute>([
     [
       '/health',
-      async (res) => {
+      async (_req, res) => {
         const body = handlers.health();
         sendJson(res, body.status === 'ok' ? 200 : 503, body);
       },
     ],
     [
       '/metrics',
-      async (res) => send(res, 200, handlers.metricsContentType, await handlers.metrics()),
+      async (_req, res) => send(res, 200, handlers.metricsContentType, await handlers.metrics()),
     ],
+    ...(handlers.routes ?? []),
   ]);
+  const known = [...routes.keys()].join(', ');
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    if (!authorized(req.headers.authorization)) {
+    const [path = '/', query] = (req.url ?? '/').split('?', 2);
+    if (!handlers.publicPaths?.has(path) && !authorized(req, query)) {
       log.debug({ path, remote: req.socket.remoteAddress }, 'health request without valid token');
       res.setHeader('WWW-Authenticate', 'Bearer');
       return sendJson(res, 401, { error: 'missing or wrong bearer token' });
     }
     const route = routes.get(path);
-    if (!route) return sendJson(res, 404, { error: `no route ${path}; try /health or /metrics` });
+    if (!route) return sendJson(res, 404, { error: `no route ${path}; try ${known}` });
     if (req.method !== 'GET') {
       res.setHeader('Allow', 'GET');
       return sendJson(res, 405, { error: `${req.method} not allowed; use GET` });
     }
-    route(res).catch((err: unknown) => {
-      log.error({ err, path }, 'health endpoint handler failed');
-      sendJson(res, 500, { error: `${path} failed: ${errorMessage(err)}` });
-    });
+    Promise.resolve()
+      .then(() => route(req, res))
+      .catch((err: unknown) => {
+        log.error({ err, path }, 'health endpoint handler failed');
+        if (!res.headersSent) sendJson(res, 500, { error: `${path} failed: ${errorMessage(err)}` });
+        else res.end();
+      });
   };
 }
 
@@ -162,11 +201,11 @@ function bearerCheck(token: string): (header: string | undefined) => boolean {
   return (header) => header !== undefined && timingSafeEqual(digest(header), expected);
 }
 
-function sendJson(res: ServerResponse, status: number, body: object): void {
+export function sendJson(res: ServerResponse, status: number, body: object): void {
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+export function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
   res.end(body);
 }
