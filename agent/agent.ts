@@ -23,6 +23,7 @@ import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
 import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
 import { startHealthServer, type HealthServer } from '../core/http-server.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
+import { agentScanOptions, InventoryPublisher } from './inventory-publisher.js';
 import { MqttWriteHandler } from './mqtt-writes.js';
 import { encodeSamples, finalizeSparkplug, type StoredSample } from './sparkplug-records.js';
 import { SparkplugSession, type SparkplugSample } from './sparkplug-session.js';
@@ -153,6 +154,7 @@ export class Agent {
   private metrics?: AgentMetrics;
   private healthServer?: HealthServer;
   private healthTimer?: NodeJS.Timeout;
+  private inventory?: InventoryPublisher;
 
   constructor(
     private config: AgentConfig,
@@ -233,6 +235,14 @@ export class Agent {
     new MqttWriteHandler(config.site, config.node, this.writes, writeLog).attach(this.client);
     this.startDevices();
     await this.startHealth();
+    if (config.inventory.enabled) {
+      this.inventory = new InventoryPublisher(
+        { ...agentScanOptions(config), intervalHours: config.inventory.intervalHours },
+        this.client,
+        this.deps.log.child({ component: 'inventory', node: config.node }),
+      );
+      this.inventory.start();
+    }
   }
 
   private finalize(record: QueueRecord, historical: boolean): string | Buffer {
@@ -432,6 +442,7 @@ export class Agent {
       'outbox',
       'health',
       'sparkplug',
+      'inventory',
     ] as const;
     const restartNeeded: string[] = fixed.filter(
       (k) => JSON.stringify(old[k]) !== JSON.stringify(next[k]),
@@ -476,6 +487,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.inventory?.stop();
     clearInterval(this.healthTimer);
     this.watchdog?.stop();
     await this.healthServer?.close();

@@ -380,6 +380,49 @@ export const agentConfigSchema = z
       })
       .prefault({})
       .describe('Sparkplug B settings (publish.output: sparkplug)'),
+    inventory: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Scan this node (projects, services, Docker) and publish the report retained on factorylm/<site>/_nodes/<node>/inventory',
+          ),
+        roots: z
+          .array(z.string().startsWith('/', 'must be an absolute path'))
+          .default(['/opt', '/srv'])
+          .describe('Folders to scan; missing ones are skipped'),
+        intervalHours: z
+          .number()
+          .min(0.01)
+          .default(24)
+          .describe('Scan and publish again this often, hours (and once at start)'),
+        maxFileMb: z
+          .number()
+          .positive()
+          .default(16)
+          .describe('Files larger than this are listed with their size, never read, MiB'),
+        ignore: z
+          .array(z.string())
+          .default([])
+          .describe('Extra ignore patterns (.factorylmignore syntax) for every root'),
+        cacheFile: z
+          .string()
+          .optional()
+          .describe(
+            'Hash cache (SQLite) so unchanged files are not read again; default inventory-cache.db in $STATE_DIRECTORY or ~/.cache/factorylm',
+          ),
+        unitDirs: z
+          .array(z.string())
+          .optional()
+          .describe('Folders of systemd unit files; default /etc/systemd/system'),
+        dockerSocket: z
+          .string()
+          .optional()
+          .describe('Docker Engine socket; default /var/run/docker.sock (absent = no Docker)'),
+      })
+      .prefault({})
+      .describe('Node inventory for the fleet twin (factorylm audit)'),
     log: logConfigSchema,
     devices: z.array(deviceSchema).min(1, 'configure at least one device'),
   })

@@ -2,10 +2,12 @@
 import { Command } from 'commander';
 import { packageVersion } from '../core/package-info.js';
 import { registerAgent } from './agent.js';
+import { registerAudit } from './audit.js';
 import { registerBroker } from './broker.js';
 import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerGateway } from './gateway.js';
+import { registerInventory } from './inventory.js';
 import { registerRead } from './read.js';
 import { registerSim } from './sim.js';
 import { registerWrite } from './write.js';
@@ -21,6 +23,8 @@ registerBroker(program);
 registerSim(program);
 registerRead(program);
 registerWrite(program);
+registerInventory(program);
+registerAudit(program);
 registerConfig(program);
 registerDemo(program);
 

@@ -1,0 +1,282 @@
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  type Dirent,
+} from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { errorMessage } from '../core/errors.js';
+import { isScript, isSecretFile, languageOf, projectKindOf } from './file-kinds.js';
+import {
+  IGNORE_FILE,
+  ignoredByDefault,
+  ignoredByRules,
+  parseIgnore,
+  VIRTUALENV_MARKER,
+  type IgnoreRule,
+  type IgnoreRules,
+} from './ignore.js';
+import type { HashCache } from './hash-cache.js';
+import { NODE_LOCKFILES } from './manifests.js';
+import type { FileEntry, InventoryReport, Project } from './report.js';
+
+export interface WalkOptions {
+  /** Files larger than this are counted and listed with their size, never read, bytes. */
+  maxFileBytes: number;
+  /** Patterns (`.factorylmignore` syntax) applied below every root. */
+  ignore: IgnoreRule[];
+  cache: HashCache;
+  /**
+   * Hand the event loop back after this much work, ms: the agent scans while it polls PLCs.
+   * `Infinity` never yields (the CLI, where nothing else runs).
+   */
+  sliceMs: number;
+  /** Checked at every slice: aborting throws out of the walk. */
+  signal?: AbortSignal;
+}
+
+type Kind = Project['kinds'][number];
+
+/** A project while its files are being walked. */
+export interface ProjectDraft {
+  path: string;
+  kinds: Set<Kind>;
+  /** A loose script folder owns its own files only; its sub-folders are looked at on their own. */
+  scriptsOnly: boolean;
+  entries: FileEntry[];
+  languages: Record<string, { files: number; bytes: number }>;
+  files: number;
+  bytes: number;
+  tooLarge: number;
+  unreadable: string[];
+  secrets: string[];
+  modifiedAt: number;
+  /** Manifest texts at the project's top (pyproject.toml, setup.py, requirements*.txt, package.json). */
+  manifests: Map<string, string>;
+  lockfile?: string;
+}
+
+export type WalkStats = InventoryReport['stats'];
+
+/** Manifests above this size are not parsed (a generated requirements file can be huge). */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+const MAX_IGNORE_FILE_BYTES = 64 * 1024;
+/** Read size; a larger file is hashed chunk by chunk, yielding between chunks when sliced. */
+const CHUNK = 1024 * 1024;
+/** A hash of 128 bits tells files apart far beyond any fleet's file count, at half the text. */
+const HASH_HEX = 32;
+/**
+ * O_NOFOLLOW: a file swapped for a symlink after listing is not followed out of the root.
+ * O_NONBLOCK: one swapped for a FIFO does not hang the scan.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+const errorCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+
+/**
+ * Walks folders without following any symbolic link (so never out of a root, and never into a
+ * loop), finds the projects in them, and hashes each project's files. Everything that fails is
+ * counted where it happened; nothing stops the walk.
+ */
+export class TreeWalker {
+  readonly drafts: ProjectDraft[] = [];
+  readonly stats: WalkStats = {
+    files: 0,
+    bytes: 0,
+    hashed: 0,
+    cached: 0,
+    tooLarge: 0,
+    unreadable: 0,
+    ignored: 0,
+    symlinks: 0,
+    outsideProjects: 0,
+  };
+  private readonly buffer = Buffer.allocUnsafe(CHUNK);
+  private sliceStart = performance.now();
+
+  constructor(private readonly options: WalkOptions) {}
+
+  async walk(root: string): Promise<void> {
+    const sets: IgnoreRules[] = this.options.ignore.length
+      ? [{ base: root, rules: this.options.ignore }]
+      : [];
+    await this.visit(root, undefined, sets);
+  }
+
+  private async pause(): Promise<void> {
+    if (performance.now() - this.sliceStart < this.options.sliceMs) return;
+    await yieldToLoop();
+    this.options.signal?.throwIfAborted();
+    this.sliceStart = performance.now();
+  }
+
+  private async visit(
+    dir: string,
+    owner: ProjectDraft | undefined,
+    inherited: IgnoreRules[],
+  ): Promise<void> {
+    let dirents: Dirent[];
+    try {
+      dirents = readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      this.unreadable(owner, dir, errorCode(err));
+      return;
+    }
+    if (dirents.some((d) => d.name === VIRTUALENV_MARKER && d.isFile())) {
+      this.stats.ignored += 1;
+      return;
+    }
+    const project = this.projectOf(dir, dirents, owner);
+    const sets = this.ignoreRules(dir, dirents, inherited);
+    // A loose script folder's sub-folders are not part of it.
+    const childOwner = project?.scriptsOnly ? undefined : project;
+    for (const d of dirents) {
+      const path = `${dir}/${d.name}`;
+      if (d.isDirectory()) {
+        if (ignoredByDefault(d.name, true) || ignoredByRules(sets, path, true))
+          this.stats.ignored += 1;
+        else await this.visit(path, childOwner, sets);
+      } else if (d.isSymbolicLink()) {
+        this.stats.symlinks += 1;
+      } else if (ignoredByDefault(d.name, false) || ignoredByRules(sets, path, false)) {
+        this.stats.ignored += 1;
+      } else if (!project) {
+        this.stats.outsideProjects += 1;
+      } else if (d.isFile()) {
+        await this.file(project, path, d.name, dir === project.path);
+      } else {
+        // FIFOs, sockets and devices: opening one could block or have side effects.
+        this.count(project, path, 0);
+        this.unreadable(project, path, 'not a regular file');
+      }
+      await this.pause();
+    }
+  }
+
+  private projectOf(
+    dir: string,
+    dirents: Dirent[],
+    owner: ProjectDraft | undefined,
+  ): ProjectDraft | undefined {
+    const kinds = new Set<Kind>();
+    for (const d of dirents) {
+      const kind = projectKindOf(d.name, d.isDirectory());
+      if (kind) kinds.add(kind);
+    }
+    const scripts =
+      kinds.size === 0 && !owner && dirents.some((d) => d.isFile() && isScript(d.name));
+    if (kinds.size === 0 && !scripts) return owner;
+    if (scripts) kinds.add('scripts');
+    const draft: ProjectDraft = {
+      path: dir,
+      kinds,
+      scriptsOnly: scripts,
+      entries: [],
+      languages: {},
+      files: 0,
+      bytes: 0,
+      tooLarge: 0,
+      unreadable: [],
+      secrets: [],
+      modifiedAt: 0,
+      manifests: new Map(),
+      lockfile: NODE_LOCKFILES.find((l) => dirents.some((d) => d.name === l && d.isFile())),
+    };
+    this.drafts.push(draft);
+    return draft;
+  }
+
+  private ignoreRules(dir: string, dirents: Dirent[], inherited: IgnoreRules[]): IgnoreRules[] {
+    if (!dirents.some((d) => d.name === IGNORE_FILE && d.isFile())) return inherited;
+    const file = `${dir}/${IGNORE_FILE}`;
+    try {
+      if (lstatSync(file).size > MAX_IGNORE_FILE_BYTES) return inherited;
+      return [...inherited, { base: dir, rules: parseIgnore(readFileSync(file, 'utf8')) }];
+    } catch {
+      return inherited;
+    }
+  }
+
+  private count(project: ProjectDraft, path: string, size: number): string {
+    const rel = path.slice(project.path.length + 1);
+    const name = rel.slice(rel.lastIndexOf('/') + 1);
+    const lang = languageOf(name);
+    const l = (project.languages[lang] ??= { files: 0, bytes: 0 });
+    l.files += 1;
+    l.bytes += size;
+    project.files += 1;
+    project.bytes += size;
+    this.stats.files += 1;
+    this.stats.bytes += size;
+    return rel;
+  }
+
+  private unreadable(project: ProjectDraft | undefined, path: string, reason: string): void {
+    this.stats.unreadable += 1;
+    if (project) project.unreadable.push(`${path.slice(project.path.length + 1)}: ${reason}`);
+  }
+
+  private async file(project: ProjectDraft, path: string, name: string, top: boolean) {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) return this.unreadable(project, path, 'vanished during the scan');
+    const { size, mtimeMs, ino } = st;
+    const rel = this.count(project, path, size);
+    if (mtimeMs > project.modifiedAt) project.modifiedAt = mtimeMs;
+    if (isSecretFile(name)) {
+      project.secrets.push(rel);
+      project.entries.push([rel, 'secret', size]);
+      return;
+    }
+    if (size > this.options.maxFileBytes) {
+      this.stats.tooLarge += 1;
+      project.tooLarge += 1;
+      project.entries.push([rel, `size:${size}`, size]);
+      return;
+    }
+    const { cache } = this.options;
+    let hash = cache.get(path, size, mtimeMs, ino);
+    if (hash) this.stats.cached += 1;
+    else {
+      try {
+        hash = await this.hash(path, size);
+      } catch (err) {
+        return this.unreadable(project, path, errorCode(err));
+      }
+      this.stats.hashed += 1;
+      cache.set(path, size, mtimeMs, ino, hash);
+    }
+    project.entries.push([rel, hash, size]);
+    if (top && size <= MAX_MANIFEST_BYTES && projectKindOf(name, false))
+      project.manifests.set(name, readFileSync(path, 'utf8'));
+  }
+
+  private async hash(path: string, size: number): Promise<string> {
+    const h = createHash('sha256');
+    const fd = openSync(path, OPEN_FLAGS);
+    try {
+      const sliced = size > CHUNK && Number.isFinite(this.options.sliceMs);
+      for (;;) {
+        const n = readSync(fd, this.buffer, 0, CHUNK, null);
+        if (n === 0) break;
+        h.update(this.buffer.subarray(0, n));
+        if (sliced) await this.pause();
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return h.digest('hex').slice(0, HASH_HEX);
+  }
+}
+
+/** `sha256("<hash> <path>\n"…)` over the entries sorted by path: equal for equal folders. */
+export function fingerprint(entries: FileEntry[]): string {
+  const h = createHash('sha256');
+  const sorted = [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [path, hash] of sorted) h.update(`${hash} ${path}\n`);
+  return h.digest('hex').slice(0, HASH_HEX);
+}
