@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { sleep } from '../core/backoff.js';
 import { packageVersion } from '../core/package-info.js';
@@ -20,7 +20,12 @@ import { NAMESPACE, sparkplugTopic } from '../protocols/mqtt/sparkplug.js';
 import { assetTopic, nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import type { QueueRecord } from '../core/durable-queue.js';
 import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
-import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
+import {
+  lineTransport,
+  type AgentConfig,
+  type DeviceConfig,
+  type ModbusDeviceConfig,
+} from './config.js';
 import { startHealthServer, type HealthServer } from '../core/http-server.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
 import { agentScanOptions, InventoryPublisher } from './inventory-publisher.js';
@@ -134,6 +139,8 @@ export class Agent {
   /** Present when publish.output is sparkplug. */
   private sparkplug?: SparkplugSession;
   private lines = new Map<string, ModbusLine>();
+  /** Loaded with the first OPC UA device. */
+  private opcua?: typeof import('./opcua-source.js');
   /** Stops the current generation of poll loops (on stop or reload). */
   private polling = new AbortController();
   private loops: Promise<void>[] = [];
@@ -233,7 +240,7 @@ export class Agent {
     const writeLog = this.deps.log.child({ component: 'writes', node: config.node });
     this.writes = new WriteService(() => this.config, sourceExecutor(this.sources), writeLog);
     new MqttWriteHandler(config.site, config.node, this.writes, writeLog).attach(this.client);
-    this.startDevices();
+    await this.startDevices();
     await this.startHealth();
     if (config.inventory.enabled) {
       this.inventory = new InventoryPublisher(
@@ -256,10 +263,14 @@ export class Agent {
   private sparkplugDevices(): ConstructorParameters<typeof SparkplugSession>[0]['devices'] {
     return this.config.devices.map((d) => ({
       name: d.name,
-      metrics: d.tags.map((t) => ({
-        name: `${t.asset ?? d.asset}/${t.name}`,
-        type: tagKind(resolveTag('', t, d.byteOrder).format.type),
-      })),
+      metrics:
+        d.protocol === 'opcua'
+          ? // An OPC UA node's type is known only once connected: declared a number here.
+            d.tags.map((t) => ({ name: `${t.asset ?? d.asset}/${t.name}`, type: 'number' }))
+          : d.tags.map((t) => ({
+              name: `${t.asset ?? d.asset}/${t.name}`,
+              type: tagKind(resolveTag('', t, d.byteOrder).format.type),
+            })),
     }));
   }
 
@@ -387,7 +398,12 @@ export class Agent {
     };
   }
 
-  private startDevices(previous = new Map<string, TagRuntime>()): void {
+  private async startDevices(previous = new Map<string, TagRuntime>()): Promise<void> {
+    // node-opcua is big and slow to load: only agents with OPC UA devices pay for it.
+    if (!this.opcua && this.config.devices.some((d) => d.protocol === 'opcua')) {
+      this.opcua = await import('./opcua-source.js');
+      this.opcua.routeLibraryLogs(this.deps.log);
+    }
     this.polling = new AbortController();
     this.devices = this.config.devices.map((d) => this.buildDevice(d));
     this.sources.clear();
@@ -402,8 +418,11 @@ export class Agent {
       {
         devices: this.devices.map((d) => ({
           name: d.config.name,
-          line: describeTransport(lineTransport(d.config)),
-          unit: d.config.unitId,
+          line:
+            d.config.protocol === 'opcua'
+              ? d.config.endpoint
+              : describeTransport(lineTransport(d.config)),
+          unit: d.config.protocol === 'opcua' ? undefined : d.config.unitId,
           tags: d.tags.size,
           requests: d.requests,
           pollMs: d.config.pollIntervalMs,
@@ -462,7 +481,7 @@ export class Agent {
     const previous = new Map(this.devices.flatMap((d) => [...d.tags].map(([id, t]) => [id, t])));
     await this.stopDevices();
     this.config = merged;
-    this.startDevices(previous);
+    await this.startDevices(previous);
     this.reloads.applied += 1;
     this.sparkplug?.redefine(this.sparkplugDevices());
     if (this.client?.connected)
@@ -557,7 +576,7 @@ export class Agent {
 
   private buildDevice(device: DeviceConfig): DeviceRuntime {
     const tags = new Map<string, TagRuntime>();
-    const specs = device.tags.map((t) => {
+    for (const t of device.tags) {
       const asset = t.asset ?? device.asset;
       const id = `${asset}/${t.name}`;
       tags.set(id, {
@@ -584,7 +603,42 @@ export class Agent {
         writable: t.writable,
         unit: t.unit,
       });
-      const spec = resolveTag(id, t, device.byteOrder);
+    }
+    const source =
+      device.protocol === 'opcua'
+        ? this.opcua!.createOpcuaSource(
+            device,
+            join(
+              dirname(this.config.outbox.path ?? defaultOutboxPath(this.config.node)),
+              'opcua-pki',
+            ),
+            this.deps.log.child({ component: 'opcua', node: this.config.node }),
+          )
+        : this.modbusSource(device);
+    return {
+      config: device,
+      mode: device.publishMode ?? this.config.publish.mode,
+      ...(this.sparkplug
+        ? {
+            ddataTopic: sparkplugTopic({
+              group: this.config.sparkplug.groupId ?? this.config.site,
+              verb: 'DDATA',
+              edgeNode: this.config.node,
+              device: device.name,
+            }),
+          }
+        : {}),
+      source,
+      requests: source instanceof ModbusDeviceSource ? source.requestCount : 0,
+      tags,
+      cycles: 0,
+      missedCycles: 0,
+    };
+  }
+
+  private modbusSource(device: ModbusDeviceConfig): ModbusDeviceSource {
+    const specs = device.tags.map((t) => {
+      const spec = resolveTag(`${t.asset ?? device.asset}/${t.name}`, t, device.byteOrder);
       if (spec.note)
         this.log.info(
           { device: device.name, tag: t.name, note: spec.note },
@@ -609,7 +663,7 @@ export class Agent {
       );
       this.lines.set(lineKey, line);
     }
-    const source = new ModbusDeviceSource(
+    return new ModbusDeviceSource(
       {
         name: device.name,
         unitId: device.unitId,
@@ -622,25 +676,6 @@ export class Agent {
       line,
       log,
     );
-    return {
-      config: device,
-      mode: device.publishMode ?? this.config.publish.mode,
-      ...(this.sparkplug
-        ? {
-            ddataTopic: sparkplugTopic({
-              group: this.config.sparkplug.groupId ?? this.config.site,
-              verb: 'DDATA',
-              edgeNode: this.config.node,
-              device: device.name,
-            }),
-          }
-        : {}),
-      source,
-      requests: source.requestCount,
-      tags,
-      cycles: 0,
-      missedCycles: 0,
-    };
   }
 
   private async pollLoop(device: DeviceRuntime): Promise<void> {

@@ -14,6 +14,7 @@ import { describeTransport, type LineTransport } from '../protocols/modbus/line.
 import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { brokerSchema } from '../protocols/mqtt/broker.js';
 import { topicLevelProblem } from '../protocols/mqtt/topics.js';
+import { opcuaDeviceSchema } from './opcua-config.js';
 
 const topicLevel = (what: string) =>
   z.string().superRefine((s, ctx) => {
@@ -108,7 +109,7 @@ export const serialSchema = z
   })
   .describe('Serial line settings for modbus-rtu');
 
-export const deviceSchema = z
+const modbusDeviceSchema = z
   .strictObject({
     name: topicLevel('device name').describe('Device name, unique on this node'),
     protocol: z
@@ -233,6 +234,19 @@ export const deviceSchema = z
     });
   })
   .describe('A PLC this node polls');
+
+const DEVICE_PROTOCOLS = [...PROTOCOLS, 'opcua'];
+
+export const deviceSchema = z.discriminatedUnion(
+  'protocol',
+  [modbusDeviceSchema, opcuaDeviceSchema(tagSchema, topicLevel)],
+  {
+    error: (iss) =>
+      iss.code === 'invalid_union' && iss.note === 'No matching discriminator'
+        ? `unknown protocol ${JSON.stringify((iss.input as { protocol?: unknown } | undefined)?.protocol)}; supported: ${DEVICE_PROTOCOLS.join(', ')}`
+        : undefined,
+  },
+);
 
 export const agentConfigSchema = z
   .strictObject({
@@ -431,26 +445,29 @@ export const agentConfigSchema = z
     const tags = new Map<string, string>();
     const lines = new Map<string, { index: number; serial: string; unitIds: Set<number> }>();
     config.devices.forEach((d, i) => {
-      const line = describeTransport(lineTransport(d));
-      const serial = JSON.stringify(d.serial ?? null);
-      const shared = lines.get(line);
-      if (!shared) lines.set(line, { index: i, serial, unitIds: new Set([d.unitId]) });
-      else {
-        if (shared.serial !== serial) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['devices', i, 'serial'],
-            message: `devices on one serial line need the same settings as devices[${shared.index}]`,
-          });
+      // Modbus devices on one line share its connection; OPC UA devices have no line.
+      if (d.protocol !== 'opcua') {
+        const line = describeTransport(lineTransport(d));
+        const serial = JSON.stringify(d.serial ?? null);
+        const shared = lines.get(line);
+        if (!shared) lines.set(line, { index: i, serial, unitIds: new Set([d.unitId]) });
+        else {
+          if (shared.serial !== serial) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['devices', i, 'serial'],
+              message: `devices on one serial line need the same settings as devices[${shared.index}]`,
+            });
+          }
+          if (shared.unitIds.has(d.unitId)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['devices', i, 'unitId'],
+              message: `unit id ${d.unitId} is already used on ${line} by devices[${shared.index}] or another device`,
+            });
+          }
+          shared.unitIds.add(d.unitId);
         }
-        if (shared.unitIds.has(d.unitId)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['devices', i, 'unitId'],
-            message: `unit id ${d.unitId} is already used on ${line} by devices[${shared.index}] or another device`,
-          });
-        }
-        shared.unitIds.add(d.unitId);
       }
       const first = seen.get(d.name);
       if (first !== undefined)
@@ -480,9 +497,13 @@ export const agentConfigSchema = z
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type DeviceConfig = AgentConfig['devices'][number];
 export type TagConfig = DeviceConfig['tags'][number];
+export type OpcuaDeviceConfig = Extract<DeviceConfig, { protocol: 'opcua' }>;
+export type ModbusDeviceConfig = Exclude<DeviceConfig, OpcuaDeviceConfig>;
 
 /** The connection a device's requests travel on; devices with the same one share it. */
 export function lineTransport(d: DeviceConfig): LineTransport {
+  if (d.protocol === 'opcua')
+    throw new Error(`${d.name} is an OPC UA device, not on a Modbus line`);
   if (d.protocol === 'modbus-rtu') {
     const s = d.serial!;
     return {

@@ -3,7 +3,7 @@ import { CodecError, encodeValue, type ValueFormat } from '../protocols/modbus/c
 import type { ModbusTagSpec } from '../protocols/modbus/device-source.js';
 import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import type { TagValue } from '../protocols/types.js';
-import type { AgentConfig, DeviceConfig, TagConfig } from './config.js';
+import type { AgentConfig, ModbusDeviceConfig, OpcuaDeviceConfig } from './config.js';
 import { toRaw } from './tag-model.js';
 
 /** A write the config does not allow, or a value the tag cannot take. The message says which and why. */
@@ -11,13 +11,21 @@ export class WriteRefused extends Error {
   override name = 'WriteRefused';
 }
 
-export interface WriteTarget {
-  device: DeviceConfig;
-  tag: TagConfig;
-  /** Tag id as the agent's device sources know it: `<asset>/<name>`. */
-  id: string;
-  spec: ModbusTagSpec;
-}
+/** A tag a write may go to; `id` is the tag id as the device sources know it: `<asset>/<name>`. */
+export type WriteTarget =
+  | {
+      kind: 'modbus';
+      device: ModbusDeviceConfig;
+      tag: ModbusDeviceConfig['tags'][number];
+      id: string;
+      spec: ModbusTagSpec;
+    }
+  | {
+      kind: 'opcua';
+      device: OpcuaDeviceConfig;
+      tag: OpcuaDeviceConfig['tags'][number];
+      id: string;
+    };
 
 /**
  * Finds a tag by `name` or `asset/name` and checks that the config allows writing it. Nothing
@@ -26,11 +34,24 @@ export interface WriteTarget {
 export function findWritableTag(config: AgentConfig, ref: string): WriteTarget {
   const matches: WriteTarget[] = [];
   for (const device of config.devices) {
+    if (device.protocol === 'opcua') {
+      for (const tag of device.tags) {
+        const id = `${tag.asset ?? device.asset}/${tag.name}`;
+        if (ref === id || ref === tag.name) matches.push({ kind: 'opcua', device, tag, id });
+      }
+      continue;
+    }
     for (const tag of device.tags) {
       const asset = tag.asset ?? device.asset;
       const id = `${asset}/${tag.name}`;
       if (ref === id || ref === tag.name)
-        matches.push({ device, tag, id, spec: resolveTag(id, tag, device.byteOrder) });
+        matches.push({
+          kind: 'modbus',
+          device,
+          tag,
+          id,
+          spec: resolveTag(id, tag, device.byteOrder),
+        });
     }
   }
   if (matches.length === 0)
@@ -42,7 +63,7 @@ export function findWritableTag(config: AgentConfig, ref: string): WriteTarget {
   const target = matches[0]!;
   if (!target.tag.writable) {
     throw new WriteRefused(
-      `tag ${target.id} is not writable: set writable: true on it in the config if writes to ${target.tag.address} are intended`,
+      `tag ${target.id} is not writable: set writable: true on it in the config if writes to ${targetAddress(target)} are intended`,
     );
   }
   return target;
@@ -89,4 +110,27 @@ export function rawWriteValue(
     }
   }
   return raw;
+}
+
+/** Where a target lives on its device: a Modbus address, an OPC UA node id or browse path. */
+export function targetAddress(target: WriteTarget): string | number {
+  if (target.kind === 'modbus') return target.tag.address;
+  return target.tag.node ?? target.tag.path ?? '';
+}
+
+/**
+ * An OPC UA write's raw value: its type is the node's DataType, which only the server knows, so
+ * the device source checks it. Here a number is scaled back, and numeric text is read as a
+ * number when the tag has scale, offset or limits (they only mean something for numbers).
+ */
+export function opcuaRawValue(value: TagValue, tag: OpcuaDeviceConfig['tags'][number]): TagValue {
+  const numeric =
+    tag.scale !== 1 || tag.offset !== 0 || tag.min !== undefined || tag.max !== undefined;
+  const n =
+    numeric && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))
+      ? Number(value)
+      : value;
+  if (typeof n !== 'number') return n;
+  // 12 significant digits, so 25.3 / 0.1 is 253 and an integer node takes it.
+  return Number((toRaw(n, tag.scale, tag.offset, false) as number).toPrecision(12));
 }

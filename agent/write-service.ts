@@ -5,8 +5,10 @@ import type { TagSource, TagValue } from '../protocols/types.js';
 import type { AgentConfig } from './config.js';
 import {
   findWritableTag,
+  opcuaRawValue,
   parseWriteValue,
   rawWriteValue,
+  targetAddress,
   WriteRefused,
   type WriteTarget,
 } from './guarded-write.js';
@@ -121,14 +123,23 @@ export class WriteService {
         );
       }
       target = findWritableTag(config, req.ref);
-      value = requestedValue(req.value, target.spec.format, target.id);
-      checkLimits(value, target);
-      raw = rawWriteValue(value, target.spec, target.tag.scale, target.tag.offset, target.id);
+      if (target.kind === 'opcua') {
+        value = anyTagValue(req.value, target.id);
+        raw = opcuaRawValue(value, target.tag);
+        checkLimits(
+          typeof raw === 'number' && typeof value === 'string' ? Number(value) : value,
+          target,
+        );
+      } else {
+        value = requestedValue(req.value, target.spec.format, target.id);
+        checkLimits(value, target);
+        raw = rawWriteValue(value, target.spec, target.tag.scale, target.tag.offset, target.id);
+      }
     } catch (err) {
       // Anything before the device is reached is a refusal: nothing was sent.
       return this.finish('refused', req, { reason: errorMessage(err) });
     }
-    const sent = { value, raw, device: target.device.name, address: target.tag.address };
+    const sent = { value, raw, device: target.device.name, address: targetAddress(target) };
     try {
       await this.execute(target.device.name, target.id, raw);
     } catch (err) {
@@ -210,6 +221,14 @@ function requestedValue(value: unknown, format: ValueFormat, label: string): Tag
   if (typeof value !== wants || (typeof value === 'number' && !Number.isFinite(value)))
     throw new WriteRefused(`${label} takes ${hint}, not ${shown(value)}`);
   return value as TagValue;
+}
+
+/** OPC UA: any JSON scalar; the node's DataType decides at the device whether it fits. */
+function anyTagValue(value: unknown, label: string): TagValue {
+  if (typeof value === 'string' && value.length <= MAX_TEXT) return value;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new WriteRefused(`${label} takes a number, true/false or text, not ${shown(value)}`);
 }
 
 function checkLimits(value: TagValue, { tag, id }: WriteTarget): void {

@@ -60,6 +60,10 @@ async function plan(
     return all.map((text) => {
       const [ref, valueText] = splitAssignment(text);
       const t = findWritableTag(config, ref);
+      if (t.kind === 'opcua')
+        throw new Error(
+          `${t.id} is on OPC UA device ${t.device.name}: this tool writes Modbus; write it through the agent (MQTT write request)`,
+        );
       const value = parseWriteValue(valueText, t.spec.format);
       return {
         label: t.id,

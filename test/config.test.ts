@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { agentConfigSchema, loadAgentConfig } from '../agent/config.js';
+import { agentConfigSchema, loadAgentConfig, type ModbusDeviceConfig } from '../agent/config.js';
 import { parseConfigText, substituteEnv } from '../core/config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { gatewayConfigSchema } from '../gateway/config.js';
@@ -35,7 +35,7 @@ describe('agent config', () => {
     expect(config.site).toBe('plant1');
     expect(config.mqtt.url).toBe('mqtt://127.0.0.1:1883');
     expect(config.mqtt.username).toBeUndefined();
-    const device = config.devices[0]!;
+    const device = config.devices[0] as ModbusDeviceConfig;
     expect(device.port).toBe(5020);
     expect(device.tags).toHaveLength(24);
     expect(device.tags.find((t) => t.name === 'motor_current')).toMatchObject({
@@ -66,8 +66,9 @@ describe('agent config', () => {
       PLC_HOST: '10.0.0.5',
     });
     expect(config.mqtt.password).toBe('s3cret');
-    expect(config.devices[0]!.port).toBe(502);
-    expect(config.devices[0]!.host).toBe('10.0.0.5');
+    const device = config.devices[0] as ModbusDeviceConfig;
+    expect(device.port).toBe(502);
+    expect(device.host).toBe('10.0.0.5');
   });
 
   it.each<[string, string, NodeJS.ProcessEnv, RegExp]>([
@@ -198,15 +199,16 @@ describe('RTU example config', () => {
       'modbus-rtu',
       'modbus-rtu-over-tcp',
     ]);
-    expect(config.devices[0]!.serial).toEqual({
+    const rtu = config.devices[0] as ModbusDeviceConfig;
+    expect(rtu.serial).toEqual({
       path: '/dev/ttyUSB0',
       baudRate: 19200,
       parity: 'even',
       dataBits: 8,
       stopBits: 1,
     });
-    const setpoint = config.devices[0]!.tags.find((t) => t.name === 'setpoint')!;
-    expect(resolveTag('x', setpoint, config.devices[0]!.byteOrder)).toMatchObject({
+    const setpoint = rtu.tags.find((t) => t.name === 'setpoint')!;
+    expect(resolveTag('x', setpoint, rtu.byteOrder)).toMatchObject({
       address: { area: 'hr', offset: 30 },
       format: { type: 'uint16', order: 'CDAB' },
       note: 'classic 1-based address 40031 is hr:30 (0-based holding register 30)',
@@ -281,9 +283,10 @@ describe('factorylm config (CLI)', () => {
     expect(schema.required).toEqual(
       expect.arrayContaining(['site', 'area', 'line', 'mqtt', 'devices']),
     );
-    expect(schema.properties.devices.items.properties.pollIntervalMs.description).toMatch(
-      /Poll interval/,
-    );
+    // Devices are one of two kinds: Modbus first, then OPC UA.
+    const [modbus, opcua] = schema.properties.devices.items.oneOf;
+    expect(modbus.properties.pollIntervalMs.description).toMatch(/Poll interval/);
+    expect(opcua.properties.endpoint.description).toMatch(/opc\.tcp:\/\//);
     const gateway = JSON.parse((await runCli(['config', 'schema', '--kind', 'gateway'])).stdout);
     expect(gateway.properties.influx).toBeDefined();
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentConfig } from '../agent/config.js';
+import type { AgentConfig, ModbusDeviceConfig } from '../agent/config.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { mismatches, startPipeline, type Pipeline } from './support/pipeline.js';
 import {
@@ -56,7 +56,8 @@ describe('simulator → agent → Mosquitto → gateway → InfluxDB 1.6 (/write
     for (const s of series) {
       expect(s.columns).toEqual(['time', 'value', 'quality', 'node']);
       const tag = s.tags!.tag!;
-      const bits = config.devices[0]!.tags.find((t) => t.name === tag)!
+      const bits = (config.devices[0] as ModbusDeviceConfig).tags
+        .find((t) => t.name === tag)!
         .address.toString()
         .startsWith('coil');
       for (const [, value, quality, node] of s.values) {

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAgentConfig } from '../agent/config.js';
+import { loadAgentConfig, type ModbusDeviceConfig } from '../agent/config.js';
 import { ModbusDeviceSource, type ModbusTagSpec } from '../protocols/modbus/device-source.js';
 import { ModbusLine } from '../protocols/modbus/line.js';
 import { resolveTag } from '../protocols/modbus/tag-spec.js';
@@ -38,7 +38,9 @@ beforeAll(async () => {
   sim = new Micro820Simulator({ port: 0, tickMs: 20 });
   const port = await sim.start();
   const config = await loadAgentConfig('deploy/examples/micro820.yaml', { PLC_PORT: String(port) });
-  const specs: ModbusTagSpec[] = config.devices[0]!.tags.map((t) => resolveTag(t.name, t, 'ABCD'));
+  const specs: ModbusTagSpec[] = (config.devices[0] as ModbusDeviceConfig).tags.map((t) =>
+    resolveTag(t.name, t, 'ABCD'),
+  );
   line = tcpLine(port);
   source = new ModbusDeviceSource({ name: 'micro820', unitId: 1 }, specs, line);
 });

@@ -3,7 +3,12 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../core/backoff.js';
 import { silentLogger } from '../core/logger.js';
-import { lineTransport, loadAgentConfig, type AgentConfig } from '../agent/config.js';
+import {
+  lineTransport,
+  loadAgentConfig,
+  type AgentConfig,
+  type ModbusDeviceConfig,
+} from '../agent/config.js';
 import { MqttWriteHandler } from '../agent/mqtt-writes.js';
 import { sourceExecutor, WriteService, type WriteResult } from '../agent/write-service.js';
 import { ModbusDeviceSource } from '../protocols/modbus/device-source.js';
@@ -68,7 +73,7 @@ beforeAll(async () => {
   broker = await startMosquitto();
   sim = await startSimulator();
   config = await loadAgentConfig(EXAMPLE, exampleEnv(sim.port, broker.url));
-  const device = config.devices[0]!;
+  const device = config.devices[0] as ModbusDeviceConfig;
   const tag = (name: string) => device.tags.find((t) => t.name === name)!;
   Object.assign(tag('conveyor_speed'), { writable: true, min: 0, max: 100 });
   // Writable in the example and to the PLC: a refusal can only come from the config.

@@ -84,6 +84,7 @@ interface SchemaDef {
   element?: z.ZodType;
   innerType?: z.ZodType;
   in?: z.ZodType;
+  options?: z.ZodType[];
 }
 
 /** The object fields a schema allows at `path`, to suggest the field a typo meant. */
@@ -94,6 +95,9 @@ function fieldsAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[]
     const def: SchemaDef = (cur as unknown as { _zod: { def: SchemaDef } })._zod.def;
     if (def.innerType) cur = def.innerType;
     else if (def.in) cur = def.in;
+    // A union (device kinds): the fields of every option, so a typo in any of them is matched.
+    else if (def.options)
+      return [...new Set(def.options.flatMap((o) => fieldsAt(o, path.slice(i))))];
     else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
     else if (def.element) {
       cur = def.element;

@@ -11,21 +11,12 @@ import { Backoff, sleep } from '../../core/backoff.js';
 import { errorMessage } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { explainConnectError } from './errors.js';
+import type { SecurityModeName, SecurityPolicyName } from './security.js';
 import {
   certificateManager,
   ensureApplicationCertificate,
   type ApplicationIdentity,
 } from './pki.js';
-
-export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
-export const SECURITY_POLICIES = [
-  'None',
-  'Basic256Sha256',
-  'Aes128_Sha256_RsaOaep',
-  'Aes256_Sha256_RsaPss',
-] as const;
-export type SecurityModeName = (typeof SECURITY_MODES)[number];
-export type SecurityPolicyName = (typeof SECURITY_POLICIES)[number];
 
 export type Identity =
   | { type: 'anonymous' }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadAgentConfig, type AgentConfig } from '../../agent/config.js';
+import { loadAgentConfig, type AgentConfig, type ModbusDeviceConfig } from '../../agent/config.js';
 import { toEngineering } from '../../agent/tag-model.js';
 import { AREAS, parseTagAddress } from '../../protocols/modbus/address.js';
 import { REGISTER_BASE } from '../../simulators/micro820/model.js';
@@ -126,7 +126,7 @@ export function mismatches(
   tagName: string,
   points: StoredPoint[],
 ): string[] {
-  const device = config.devices[0]!;
+  const device = config.devices[0] as ModbusDeviceConfig;
   const tag = device.tags.find((t) => t.name === tagName);
   if (!tag) return [`no tag ${tagName} in the config`];
   const address = parseTagAddress(tag.address);

@@ -1,0 +1,46 @@
+import type { Logger } from '../core/logger.js';
+import { OpcuaDeviceSource, type OpcuaTagSpec } from '../protocols/opcua/device-source.js';
+import { parseNodeRef } from '../protocols/opcua/node-ref.js';
+import { applicationIdentity } from '../protocols/opcua/pki.js';
+
+export { routeLibraryLogs } from '../protocols/opcua/library-log.js';
+import type { OpcuaDeviceConfig } from './config.js';
+
+/** The application name in the agent's OPC UA certificate, as server operators will see it. */
+export const OPCUA_APPLICATION_NAME = 'FactoryLM-Agent';
+
+/** A configured OPC UA device as a source; tag ids are `<asset>/<name>` like Modbus ones. */
+export function createOpcuaSource(
+  device: OpcuaDeviceConfig,
+  defaultPkiDir: string,
+  log: Logger,
+): OpcuaDeviceSource {
+  const tags: OpcuaTagSpec[] = device.tags.map((t) => ({
+    id: `${t.asset ?? device.asset}/${t.name}`,
+    ref: parseNodeRef(t),
+    mode: t.mode ?? device.mode,
+    publishingIntervalMs: t.publishingIntervalMs ?? device.publishingIntervalMs,
+    samplingIntervalMs: t.samplingIntervalMs ?? device.samplingIntervalMs,
+    queueSize: t.queueSize ?? device.queueSize,
+    ...(t.filter ? { deadband: { type: t.filter.deadband, value: t.filter.value } } : {}),
+  }));
+  return new OpcuaDeviceSource(
+    {
+      connection: {
+        name: device.name,
+        endpoint: device.endpoint,
+        securityMode: device.securityMode,
+        securityPolicy: device.securityPolicy,
+        identity: device.identity,
+        application: applicationIdentity(device.pkiDir ?? defaultPkiDir, OPCUA_APPLICATION_NAME),
+        acceptUnknownServerCertificate: device.acceptUnknownServerCertificate,
+        sessionTimeoutMs: device.sessionTimeoutMs,
+        connectTimeoutMs: device.connectTimeoutMs,
+        backoff: { initialMs: 500, maxMs: 30_000 },
+      },
+      keepAliveMs: device.keepAliveMs,
+    },
+    tags,
+    log,
+  );
+}
