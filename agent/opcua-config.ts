@@ -4,6 +4,9 @@ import { SECURITY_MODES, SECURITY_POLICIES } from '../protocols/opcua/security.j
 import { parseNodeRef } from '../protocols/opcua/node-ref.js';
 import type { tagSchema as TagSchema } from './config.js';
 
+/** The application name in the agent's OPC UA certificate, as server operators will see it. */
+export const OPCUA_APPLICATION_NAME = 'FactoryLM-Agent';
+
 const identitySchema = z
   .discriminatedUnion('type', [
     z.strictObject({ type: z.literal('anonymous') }),

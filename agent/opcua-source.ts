@@ -5,9 +5,7 @@ import { applicationIdentity } from '../protocols/opcua/pki.js';
 
 export { routeLibraryLogs } from '../protocols/opcua/library-log.js';
 import type { OpcuaDeviceConfig } from './config.js';
-
-/** The application name in the agent's OPC UA certificate, as server operators will see it. */
-export const OPCUA_APPLICATION_NAME = 'FactoryLM-Agent';
+import { OPCUA_APPLICATION_NAME } from './opcua-config.js';
 
 /** A configured OPC UA device as a source; tag ids are `<asset>/<name>` like Modbus ones. */
 export function createOpcuaSource(

@@ -11,6 +11,8 @@ import { ModbusDeviceSource, type ModbusTagSpec } from '../protocols/modbus/devi
 import { ModbusLine } from '../protocols/modbus/line.js';
 import { specsForRanges } from '../protocols/modbus/ranges.js';
 import { parseModbusUrl } from '../protocols/modbus/url.js';
+import { addOpcuaConnectionOptions, type OpcuaCliOptions } from './opcua-options.js';
+import { readOpcua } from './read-opcua.js';
 import { exitWithError, parseIntOption } from './run.js';
 
 interface ReadOptions {
@@ -35,16 +37,18 @@ export function orderOption(v: string): ByteOrder {
 }
 
 export function registerRead(program: Command): void {
-  program
+  const read = program
     .command('read')
-    .description('Read Modbus coils and registers by hand, for commissioning a PLC')
+    .description(
+      'Read Modbus coils and registers, or OPC UA nodes, by hand, for commissioning a PLC',
+    )
     .argument(
       '<url>',
-      'device: modbus://HOST[:PORT]/UNIT, modbus-rtu-tcp://HOST:PORT/UNIT or modbus-rtu:///dev/ttyUSB0?baud=9600&parity=none/UNIT',
+      'device: modbus://HOST[:PORT]/UNIT, modbus-rtu-tcp://HOST:PORT/UNIT, modbus-rtu:///dev/ttyUSB0?baud=9600&parity=none/UNIT or opc.tcp://HOST:PORT',
     )
     .argument(
       '<ranges...>',
-      'addresses or inclusive ranges, 0-based: hr:100..105 coil:0..6 di:3 ir:0..9',
+      'Modbus: addresses or inclusive ranges, 0-based: hr:100..105 coil:0..6 di:3 ir:0..9; OPC UA: node ids (ns=2;s=Line1.Speed) or browse paths (/Objects/Plant/Speed)',
     )
     .option('-t, --type <type>', `register data type: ${DATA_TYPE_NAMES}`, typeOption)
     .option(
@@ -57,9 +61,11 @@ export function registerRead(program: Command): void {
     .option('--json', 'print JSON instead of a table')
     .addHelpText(
       'after',
-      '\nExamples:\n  factorylm read modbus://127.0.0.1:5020/1 hr:100..105 coil:0..6\n  factorylm read modbus://10.0.0.5/1 hr:200..203 --type float32 --order CDAB --json\n  factorylm read "modbus-rtu:///dev/ttyUSB0?baud=19200&parity=even/3" hr:0..9',
-    )
-    .action(async (url: string, ranges: string[], opts: ReadOptions) => {
+      '\nExamples:\n  factorylm read modbus://127.0.0.1:5020/1 hr:100..105 coil:0..6\n  factorylm read modbus://10.0.0.5/1 hr:200..203 --type float32 --order CDAB --json\n  factorylm read "modbus-rtu:///dev/ttyUSB0?baud=19200&parity=even/3" hr:0..9\n  factorylm read opc.tcp://127.0.0.1:4840 "ns=2;s=Line1.Conveyor.Motor.Speed" /Objects/Plant/Line1/Conveyor/Pressure\n\nThe --security-*, --user, --password, --pki and --accept-unknown-server-certificate options apply\nto OPC UA only (see factorylm browse --help).',
+    );
+  addOpcuaConnectionOptions(read).action(
+    async (url: string, ranges: string[], opts: ReadOptions & OpcuaCliOptions) => {
+      if (url.startsWith('opc.tcp://')) return readOpcua(url, ranges, opts);
       let specs: ModbusTagSpec[];
       let endpoint;
       try {
@@ -99,5 +105,6 @@ export function registerRead(program: Command): void {
         }
       }
       if (readings.some((r) => r.quality !== 'good')) process.exitCode = 1;
-    });
+    },
+  );
 }

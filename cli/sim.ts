@@ -8,6 +8,7 @@ import { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { SimulatorRuntime } from '../simulators/runtime.js';
 import { SyntheticDevice, syntheticLayout } from '../simulators/synthetic.js';
 import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
+import { registerSimOpcua } from './sim-opcua.js';
 
 interface SimOptions {
   port: number;
@@ -105,6 +106,7 @@ function syntheticConfig(opts: SimOptions, synthetic: { devices: number; tags: n
 
 export function registerSim(program: Command): void {
   const sim = program.command('sim').description('PLC simulators for tests and demos');
+  registerSimOpcua(sim);
   sim
     .command('modbus')
     .description(

@@ -69,7 +69,7 @@ export interface BrowsedNode {
   name: string;
   nodeId: string;
   nodeClass: 'Object' | 'Variable';
-  /** Path from Objects, for display and as a browse path. */
+  /** Browse names from the start node (Objects by default) down to this one. */
   path: string[];
   /** Variables: built-in data type name (Double, Boolean …) and whether the server lets us write. */
   dataType?: string;
@@ -102,8 +102,9 @@ export async function browseTree(
     const out: BrowsedNode[] = [];
     for (const ref of await browseChildren(session, nodeId)) {
       const id = ref.nodeId.toString();
-      // Skip the standard Server object (diagnostics, not plant data) and loops.
-      if (id === 'ns=0;i=2253' || visited.has(id)) continue;
+      // Namespace 0 holds the standard's own nodes (Server diagnostics, Aliases, Locations):
+      // never plant data. `visited` guards against reference loops.
+      if (ref.nodeId.namespace === 0 || visited.has(id)) continue;
       if (count >= options.maxNodes) {
         truncated = true;
         break;
@@ -125,9 +126,16 @@ export async function browseTree(
     return out;
   };
   const root = resolveNodeId(options.root ?? OBJECTS_FOLDER);
-  const nodes = await walk(root, [], 1);
+  // Paths start at the root's own name, so the default ones are browse paths from Root.
+  const rootName = options.root ? await readBrowseName(session, root) : 'Objects';
+  const nodes = await walk(root, [rootName], 1);
   await describeVariables(session, variables);
   return { nodes: options.filter ? prune(nodes, options.filter.toLowerCase()) : nodes, truncated };
+}
+
+async function readBrowseName(session: ClientSession, nodeId: NodeId): Promise<string> {
+  const dv = await session.read({ nodeId, attributeId: AttributeIds.BrowseName });
+  return (dv.value.value as { name?: string } | null)?.name ?? nodeId.toString();
 }
 
 /** Reads each variable's value (for its built-in type) and user access level, in chunks. */

@@ -130,7 +130,7 @@ export class OpcuaConnection {
       let client: OPCUAClient | undefined;
       let reason: string;
       try {
-        client = this.createClient();
+        client = createClient(this.options);
         const c = client;
         // Both fire when the socket goes; with maxRetry 0 node-opcua does not try on its own.
         c.on('close', (err) => lost.abort(new Error(closeReason(err))));
@@ -189,30 +189,6 @@ export class OpcuaConnection {
     }
   }
 
-  private createClient(): OPCUAClient {
-    const { application, securityMode, securityPolicy } = this.options;
-    return OPCUAClient.create({
-      applicationName: application.applicationName,
-      applicationUri: application.applicationUri,
-      clientCertificateManager: certificateManager(
-        application,
-        this.options.acceptUnknownServerCertificate,
-      ),
-      certificateFile: application.certificateFile,
-      privateKeyFile: application.privateKeyFile,
-      securityMode: MessageSecurityMode[securityMode],
-      securityPolicy: SecurityPolicy[securityPolicy],
-      endpointMustExist: false,
-      connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
-      requestedSessionTimeout: this.options.sessionTimeoutMs,
-      // A Read of the server state now and then: a session without subscriptions (poll only)
-      // would otherwise notice a dead server only at its next poll.
-      keepSessionAlive: true,
-      keepAliveInterval: Math.min(5_000, this.options.sessionTimeoutMs / 3),
-      transportTimeout: this.options.connectTimeoutMs,
-    });
-  }
-
   private async open(client: OPCUAClient): Promise<ClientSession> {
     await client.connect(this.options.endpoint);
     return client.createSession(userIdentity(this.options.identity));
@@ -233,7 +209,32 @@ export class OpcuaConnection {
   }
 }
 
-function userIdentity(identity: Identity): UserIdentityInfo {
+/** A client for one connection attempt; node-opcua's own reconnection is off (maxRetry 0). */
+export function createClient(options: ConnectionOptions): OPCUAClient {
+  const { application, securityMode, securityPolicy } = options;
+  return OPCUAClient.create({
+    applicationName: application.applicationName,
+    applicationUri: application.applicationUri,
+    clientCertificateManager: certificateManager(
+      application,
+      options.acceptUnknownServerCertificate,
+    ),
+    certificateFile: application.certificateFile,
+    privateKeyFile: application.privateKeyFile,
+    securityMode: MessageSecurityMode[securityMode],
+    securityPolicy: SecurityPolicy[securityPolicy],
+    endpointMustExist: false,
+    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
+    requestedSessionTimeout: options.sessionTimeoutMs,
+    // A Read of the server state now and then: a session without subscriptions (poll only)
+    // would otherwise notice a dead server only at its next poll.
+    keepSessionAlive: true,
+    keepAliveInterval: Math.min(5_000, options.sessionTimeoutMs / 3),
+    transportTimeout: options.connectTimeoutMs,
+  });
+}
+
+export function userIdentity(identity: Identity): UserIdentityInfo {
   switch (identity.type) {
     case 'anonymous':
       return { type: UserTokenType.Anonymous };

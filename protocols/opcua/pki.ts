@@ -66,7 +66,7 @@ export async function ensureApplicationCertificate(
       });
       log.warn(
         { certificate: id.certificateFile, trustedFolder: join(id.pkiDir, 'trusted/certs') },
-        'created this agent’s OPC UA application certificate: for Sign or SignAndEncrypt, the server operator must trust this file (copy it into the server’s trusted certificates)',
+        'created the OPC UA application certificate: for Sign or SignAndEncrypt, the server operator must trust this file (copy it into the server’s trusted certificates)',
       );
     } else log.info({ certificate: id.certificateFile }, 'OPC UA application certificate');
     created.add(id.certificateFile);
