@@ -16,6 +16,7 @@ import mqtt from 'mqtt';
 import { parse } from 'yaml';
 import { freePort, startCli, runCli } from '../test/support/processes.js';
 import { startMosquitto } from '../test/support/services.js';
+import { ensureServices } from '../test/support/system-services.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const TICKS = 100; // clock ticks per second of /proc/<pid>/stat
@@ -143,6 +144,7 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
   };
 }
 
+ensureServices(['mosquitto']);
 const mosquitto = await startMosquitto();
 const versions = {
   node: process.version,

@@ -37,6 +37,7 @@ import { assetTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import { SimulatorRuntime, type SteppingDevice } from '../simulators/runtime.js';
 import { syntheticLayout, type SyntheticTag } from '../simulators/synthetic.js';
 import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
+import { ensureServices } from '../test/support/system-services.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -997,6 +998,7 @@ function versions(): Record<string, string> {
 }
 
 async function main(): Promise<void> {
+  ensureServices(['mosquitto']);
   console.log(
     `# Outbox benchmark: ${DEVICES} devices x ${TAGS_PER_DEVICE} tags every ${POLL_MS} ms; live ${SECONDS} s per scenario after ${WARMUP_MS / 1000} s warm-up; harness ${HARNESS_SECONDS} s; backlog ${BACKLOG_SAMPLES} samples`,
   );

@@ -137,7 +137,13 @@ export class Gateway {
       receiveMaximum,
     });
     this.client = client;
-    if (this.sink && qos === 1) this.acks = new AckGate(client);
+    const sink = this.sink;
+    if (sink && qos === 1 && config.influx) {
+      // Enough points waiting to keep every live write busy with the next batch ready; more
+      // would only sit in memory (or be spooled) while the broker can hold them.
+      const readAhead = Math.min(config.influx.maxBufferLines, 4 * config.influx.batchSize);
+      this.acks = new AckGate(client, () => sink.pending < readAhead);
+    }
     const telemetry = `${ROOT}/${site}/#`;
     const filters: Record<string, { qos: 0 | 1 }> = {
       [shareGroup ? `$share/${shareGroup}/${telemetry}` : telemetry]: { qos },

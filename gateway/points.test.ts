@@ -1,3 +1,4 @@
+import { Point } from '@influxdata/influxdb-client';
 import { describe, expect, it } from 'vitest';
 import { toLine, type TagPoint } from './points.js';
 
@@ -35,6 +36,16 @@ describe('toLine', () => {
       'plc_tags,area=packaging,asset=conveyor1,line=line1,node=edge-01,site=plant1,tag=motor_speed quality="good",value=1750 1732480000123',
     ],
     [
+      'a string in the text field, quoted and escaped',
+      { tag: 'recipe', value: 'A "7"\\b' },
+      'plc_tags,area=packaging,asset=conveyor1,line=line1,site=plant1,tag=recipe quality="good",text="A \\"7\\"\\\\b" 1732480000123',
+    ],
+    [
+      'an uncertain sample',
+      { quality: 'uncertain', value: -0.5 },
+      'plc_tags,area=packaging,asset=conveyor1,line=line1,site=plant1,tag=motor_speed quality="uncertain",value=-0.5 1732480000123',
+    ],
+    [
       'escaped tag values',
       { asset: 'conveyor 1,a=b' },
       'plc_tags,area=packaging,asset=conveyor\\ 1\\,a\\=b,line=line1,site=plant1,tag=motor_speed quality="good",value=1750 1732480000123',
@@ -42,4 +53,34 @@ describe('toLine', () => {
   ])('%s', (_name, change, line) => {
     expect(toLine({ ...base, ...change })).toBe(line);
   });
+
+  it('writes what the client library Point writes, for the same series twice', () => {
+    const points: TagPoint[] = [
+      base,
+      { ...base, node: 'edge 1', value: 1e21 },
+      { ...base, node: 'edge 1', value: false, ts: base.ts + 1 },
+      { ...base, value: 'x,y=z "q"', quality: 'bad' },
+      { ...base, asset: 'a=b c', value: 3.25 },
+    ];
+    for (const p of [...points, ...points]) expect(toLine(p)).toBe(viaPoint(p));
+  });
+
+  it('refuses a value that is not a finite number', () => {
+    expect(() => toLine({ ...base, value: Number.NaN })).toThrow(/invalid float value/);
+  });
 });
+
+function viaPoint(p: TagPoint): string {
+  const point = new Point('plc_tags')
+    .tag('site', p.site)
+    .tag('area', p.area)
+    .tag('line', p.line)
+    .tag('asset', p.asset)
+    .tag('tag', p.tag)
+    .stringField('quality', p.quality)
+    .timestamp(p.ts);
+  if (p.node) point.tag('node', p.node);
+  if (typeof p.value === 'string') point.stringField('text', p.value);
+  else if (p.value !== null) point.floatField('value', Number(p.value));
+  return point.toLineProtocol({ convertTime: (v) => String(v) })!;
+}

@@ -1,4 +1,4 @@
-import { Point } from '@influxdata/influxdb-client';
+import { escape } from '@influxdata/influxdb-client';
 import type { Quality, TagValue } from '../protocols/types.js';
 
 export const TAG_MEASUREMENT = 'plc_tags';
@@ -18,25 +18,56 @@ export interface TagPoint {
   ts: number;
 }
 
-const msTime = (v: string | number | Date | undefined) => (v === undefined ? undefined : String(v));
+/** Field text of each quality, sorted before `text` and `value` as line protocol wants. */
+const QUALITY_FIELD: Record<string, string> = {
+  good: 'quality="good"',
+  bad: 'quality="bad"',
+  uncertain: 'quality="uncertain"',
+};
 
 /**
- * InfluxDB line protocol for one point, millisecond precision. `value` is always a float, bits
- * as 0/1: InfluxDB fixes a field's type per measurement and shard, so booleans beside floats in
- * one `value` field make every write of the other type fail with "field type conflict".
- * String tags (serial numbers, recipe names) go to a `text` field for the same reason.
+ * Series part of a line (measurement and sorted tags) by tag values. Tens of thousands of
+ * points a second share a few thousand series: building and escaping it once per series, not
+ * per point, is most of what writing a line costs. Cleared when full, so it stays bounded.
+ */
+const seriesCache = new Map<string, string>();
+const SERIES_CACHE_MAX = 100_000;
+
+function series(p: TagPoint): string {
+  const key = `${p.site}\0${p.area}\0${p.line}\0${p.asset}\0${p.tag}\0${p.node ?? ''}`;
+  let text = seriesCache.get(key);
+  if (text === undefined) {
+    // Sorted by key, and an empty value left out, as the client's Point does.
+    const tags: [string, string | undefined][] = [
+      ['area', p.area],
+      ['asset', p.asset],
+      ['line', p.line],
+      ['node', p.node],
+      ['site', p.site],
+      ['tag', p.tag],
+    ];
+    text = TAG_MEASUREMENT;
+    for (const [k, v] of tags) if (v) text += `,${k}=${escape.tag(v)}`;
+    if (seriesCache.size >= SERIES_CACHE_MAX) seriesCache.clear();
+    seriesCache.set(key, text);
+  }
+  return text;
+}
+
+/**
+ * InfluxDB line protocol for one point, millisecond precision, as the client's `Point` writes
+ * it. `value` is always a float, bits as 0/1: InfluxDB fixes a field's type per measurement and
+ * shard, so booleans beside floats in one `value` field make every write of the other type fail
+ * with "field type conflict". String tags (serial numbers, recipe names) go to a `text` field
+ * for the same reason.
  */
 export function toLine(p: TagPoint): string {
-  const point = new Point(TAG_MEASUREMENT)
-    .tag('site', p.site)
-    .tag('area', p.area)
-    .tag('line', p.line)
-    .tag('asset', p.asset)
-    .tag('tag', p.tag)
-    .stringField('quality', p.quality)
-    .timestamp(p.ts);
-  if (p.node) point.tag('node', p.node);
-  if (typeof p.value === 'string') point.stringField('text', p.value);
-  else if (p.value !== null) point.floatField('value', Number(p.value));
-  return point.toLineProtocol({ convertTime: msTime })!;
+  let fields = QUALITY_FIELD[p.quality] ?? `quality=${escape.quoted(p.quality)}`;
+  if (typeof p.value === 'string') fields += `,text=${escape.quoted(p.value)}`;
+  else if (p.value !== null) {
+    const n = Number(p.value);
+    if (!Number.isFinite(n)) throw new Error(`invalid float value for field 'value': ${p.value}`);
+    fields += `,value=${n}`;
+  }
+  return `${series(p)} ${fields} ${p.ts}`;
 }

@@ -25,7 +25,12 @@ interface Subscriber {
 }
 
 /** A gateway-like subscriber: persistent session, small receive window, PUBACKs held by AckGate. */
-async function subscriber(clientId: string, topic: string, hold = true): Promise<Subscriber> {
+async function subscriber(
+  clientId: string,
+  topic: string,
+  hold = true,
+  readMore?: () => boolean,
+): Promise<Subscriber> {
   const client = mqtt.connect(mosquitto.url, {
     protocolVersion: 5,
     clientId,
@@ -33,7 +38,7 @@ async function subscriber(clientId: string, topic: string, hold = true): Promise
     reconnectPeriod: 0,
     properties: { sessionExpiryInterval: 300, receiveMaximum: 10 },
   });
-  const gate = new AckGate(client);
+  const gate = new AckGate(client, readMore);
   const received: IPublishPacket[] = [];
   const tickets: AckTicket[] = [];
   client.on('message', (_topic, _payload, packet) => {
@@ -62,7 +67,7 @@ describe('AckGate (mqtt.js PUBACKs held until the points are durable), on a real
     expect(sub.received.length).toBe(10);
     expect(sub.gate.stats).toMatchObject({ held: 10, acked: 0 });
     // Mosquitto 2.0.11 stops counting the window once PUBACKs flow (it then sends everything it
-    // queued), so the gateway's memory bound is its own (influx.maxBufferLines), not this window.
+    // queued), so the gateway bounds its memory itself (AckGate's readMore), not by this window.
     while (sub.received.length < 35) {
       sub.gate.release(sub.tickets.splice(0));
       await settle();
@@ -72,6 +77,33 @@ describe('AckGate (mqtt.js PUBACKs held until the points are durable), on a real
       Array.from({ length: 35 }, (_, i) => String(i)),
     );
     expect(sub.gate.stats).toMatchObject({ held: 0, acked: 35, redelivered: 0 });
+    await sub.client.endAsync();
+  });
+
+  it('stops reading while readMore says no, and reads on when released tickets make room', async () => {
+    let room = true;
+    const sub = await subscriber('ackgate-pause', 'ackgate/pause/#', true, () => room);
+    // With PUBACKs flowing Mosquitto sends past its window: only the gate can stop the flood.
+    for (let i = 0; i < 5; i++)
+      await publisher.publishAsync('ackgate/pause/x', String(i), { qos: 1 });
+    await waitFor('the first five', () => sub.received.length === 5);
+    sub.gate.release(sub.tickets.splice(0));
+    room = false;
+    for (let i = 5; i < 2000; i++) publisher.publish('ackgate/pause/x', String(i), { qos: 1 });
+    await settle();
+    // One more message is read (its PUBACK is the one that stops reading), then nothing.
+    expect(sub.received.length).toBe(6);
+    await settle();
+    expect(sub.received.length).toBe(6);
+    room = true;
+    sub.gate.release(sub.tickets.splice(0));
+    await waitFor('the rest, once there is room', () => {
+      sub.gate.release(sub.tickets.splice(0));
+      return sub.received.length === 2000;
+    });
+    expect(sub.received.map((p) => p.payload.toString())).toEqual(
+      Array.from({ length: 2000 }, (_, i) => String(i)),
+    );
     await sub.client.endAsync();
   });
 

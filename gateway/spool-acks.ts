@@ -44,7 +44,18 @@ export class AckGate {
   private acked = 0;
   private redelivered = 0;
 
-  constructor(private readonly client: MqttClient) {
+  /** mqtt.js's "sent" callback of the PUBACK that stopped reading, while it is stopped. */
+  private paused?: () => void;
+
+  /**
+   * `readMore` says whether to read the next message now. Receive Maximum alone does not bound
+   * memory: Mosquitto 2.0.11 stops counting its window once PUBACKs flow, and one asset batch
+   * or Sparkplug message carries thousands of points.
+   */
+  constructor(
+    private readonly client: MqttClient,
+    private readonly readMore: () => boolean = () => true,
+  ) {
     const target = client as unknown as { _sendPacket?: SendPacket };
     const original = target._sendPacket;
     if (typeof original !== 'function')
@@ -58,8 +69,10 @@ export class AckGate {
         const ticket = this.held.get(packet.messageId);
         if (ticket && !ticket.durable) {
           ticket.puback = packet;
-          // Tell mqtt.js it went out, so it reads the next message.
-          cb?.();
+          // Telling mqtt.js it went out makes it read the next message; while too much waits
+          // to be written, that waits, so the socket stops being read and the broker queues.
+          if (this.readMore()) cb?.();
+          else this.paused = cb ?? (() => undefined);
           return;
         }
         if (ticket) this.held.delete(packet.messageId);
@@ -71,7 +84,17 @@ export class AckGate {
       this.connection += 1;
       this.redelivered += this.held.size;
       this.held.clear();
+      this.resume(true);
     });
+  }
+
+  /** Reads on if reading was stopped and there is room again (or the connection is gone). */
+  resume(always = false): void {
+    const paused = this.paused;
+    if (!paused || (!always && !this.readMore())) return;
+    this.paused = undefined;
+    // Not from inside the sink's settle: mqtt.js handles the next messages synchronously.
+    setImmediate(paused);
   }
 
   get stats(): AckStats {
@@ -90,8 +113,14 @@ export class AckGate {
     return ticket;
   }
 
-  /** The tickets' points are durable: send their PUBACKs (or let them through when mqtt.js makes them). */
+  /**
+   * The tickets' points are durable: send their PUBACKs (or let them through when mqtt.js makes
+   * them). Plain ones go out as one socket write: through mqtt.js each is several small writes,
+   * and a batch of thousands queued that way held over 100 MB in the socket's buffer.
+   */
   release(tickets: readonly AckTicket[]): void {
+    let plain: Buffer | undefined;
+    let bytes = 0;
     for (const ticket of tickets) {
       ticket.durable = true;
       // From a closed connection: the broker redelivers it; counted at the close.
@@ -102,7 +131,19 @@ export class AckGate {
         continue;
       }
       this.acked += 1;
-      this.send(ticket.puback);
+      const { puback } = ticket;
+      if ('properties' in puback || ('reasonCode' in puback && puback.reasonCode)) {
+        this.send(puback);
+        continue;
+      }
+      plain ??= Buffer.allocUnsafe(tickets.length * 4);
+      // PUBACK, remaining length 2, packet id: success in MQTT 3.1.1 and 5 alike.
+      plain[bytes] = 0x40;
+      plain[bytes + 1] = 2;
+      plain.writeUInt16BE(ticket.messageId, bytes + 2);
+      bytes += 4;
     }
+    if (plain && bytes > 0) this.client.stream.write(plain.subarray(0, bytes));
+    this.resume();
   }
 }

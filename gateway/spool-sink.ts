@@ -229,6 +229,11 @@ export class SpoolSink<T> {
     this.spool.close();
   }
 
+  /** Points in memory, not yet written or spooled. */
+  get pending(): number {
+    return this.pendingLines;
+  }
+
   get stats(): SinkStats {
     const totals = this.spool.totals;
     const dropped = this.spool.dropped;
@@ -363,7 +368,8 @@ export class SpoolSink<T> {
   /** The batch is written (or refused for good) or spooled: acknowledge its messages. */
   private settle(batch: Batch<T>): void {
     this.pendingLines -= batch.lines.length;
-    if (batch.tickets.length > 0) this.onDurable(batch.tickets);
+    // Also without tickets: the gateway reads on when memory frees up.
+    this.onDurable(batch.tickets);
   }
 
   private toSpool(batch: Batch<T>): void {
