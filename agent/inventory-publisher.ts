@@ -35,6 +35,8 @@ export async function publishInventory(
 
 /** Work the agent's scan does before handing the event loop back to the PLC polls, ms. */
 const AGENT_SLICE_MS = 5;
+/** One core hashes; the other stays for polling (a Raspberry Pi has four, a small PC two). */
+const AGENT_HASH_WORKERS = 1;
 
 export type InventoryConfig = AgentConfig['inventory'];
 
@@ -49,6 +51,7 @@ export function agentScanOptions(config: AgentConfig): ScanOptions & { site: str
     ignore: inv.ignore,
     cacheFile: inv.cacheFile ?? defaultCacheFile(),
     sliceMs: AGENT_SLICE_MS,
+    hashWorkers: AGENT_HASH_WORKERS,
     ...(inv.unitDirs ? { unitDirs: inv.unitDirs } : {}),
     ...(inv.dockerSocket ? { dockerSocket: inv.dockerSocket } : {}),
   };

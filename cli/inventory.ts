@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { loadAgentConfig } from '../agent/config.js';
 import { agentScanOptions, publishInventory } from '../agent/inventory-publisher.js';
@@ -191,8 +192,9 @@ export function registerInventory(program: Command): void {
             opts.cache === false
               ? undefined
               : (opts.cache ?? fromAgent.cacheFile ?? defaultCacheFile()),
-          // The CLI has nothing else to serve: walk without yielding.
+          // The CLI has nothing else to serve: walk without yielding, hash on every core.
           sliceMs: Infinity,
+          hashWorkers: Math.min(4, availableParallelism()),
           ...(opts.unitDir.length ? { unitDirs: opts.unitDir } : {}),
           ...(opts.dockerSocket ? { dockerSocket: opts.dockerSocket } : {}),
         });

@@ -7,6 +7,8 @@ interface Cached {
   mtimeMs: number;
   ino: number;
   hash: string;
+  /** Looked up by this scan; the rest under its roots is gone. */
+  seen?: boolean;
 }
 
 /**
@@ -17,15 +19,18 @@ interface Cached {
  */
 export class HashCache {
   private readonly entries = new Map<string, Cached>();
-  private readonly seen = new Set<string>();
   private readonly changed = new Map<string, Cached>();
 
   private constructor(private readonly db: Database.Database | undefined) {
     if (!db) return;
-    const rows = db
-      .prepare('SELECT path, size, mtime_ms, ino, hash FROM files')
-      .raw()
-      .iterate() as IterableIterator<[string, number, number, number, string]>;
+    // all() rather than iterate(): one call into SQLite instead of one per row.
+    const rows = db.prepare('SELECT path, size, mtime_ms, ino, hash FROM files').raw().all() as [
+      string,
+      number,
+      number,
+      number,
+      string,
+    ][];
     for (const [path, size, mtimeMs, ino, hash] of rows)
       this.entries.set(path, { size, mtimeMs, ino, hash });
   }
@@ -50,13 +55,12 @@ export class HashCache {
 
   /** The cached hash when the file looks unchanged. */
   get(path: string, size: number, mtimeMs: number, ino: number): string | undefined {
-    this.seen.add(path);
     const c = this.entries.get(path);
+    if (c) c.seen = true;
     return c && c.size === size && c.mtimeMs === mtimeMs && c.ino === ino ? c.hash : undefined;
   }
 
   set(path: string, size: number, mtimeMs: number, ino: number, hash: string): void {
-    this.seen.add(path);
     this.changed.set(path, { size, mtimeMs, ino, hash });
   }
 
@@ -69,7 +73,9 @@ export class HashCache {
     if (!db) return;
     const under = (p: string) =>
       roots.some((r) => p === r || p.startsWith(r.endsWith('/') ? r : r + '/'));
-    const gone = [...this.entries.keys()].filter((p) => !this.seen.has(p) && under(p));
+    const gone: string[] = [];
+    for (const [p, c] of this.entries)
+      if (!c.seen && !this.changed.has(p) && under(p)) gone.push(p);
     if (this.changed.size === 0 && gone.length === 0) return;
     const upsert = db.prepare(
       'INSERT OR REPLACE INTO files (path, size, mtime_ms, ino, hash) VALUES (?, ?, ?, ?, ?)',
@@ -79,7 +85,7 @@ export class HashCache {
       for (const [p, c] of this.changed) upsert.run(p, c.size, c.mtimeMs, c.ino, c.hash);
       for (const p of gone) remove.run(p);
     })();
-    for (const [p, c] of this.changed) this.entries.set(p, c);
+    for (const [p, c] of this.changed) this.entries.set(p, { ...c, seen: true });
     for (const p of gone) this.entries.delete(p);
     this.changed.clear();
   }

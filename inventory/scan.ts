@@ -1,10 +1,11 @@
 import { readFileSync, realpathSync } from 'node:fs';
-import { arch, homedir, hostname, release, type } from 'node:os';
+import { arch, availableParallelism, homedir, hostname, release, type } from 'node:os';
 import { basename, join } from 'node:path';
 import { packageVersion } from '../core/package-info.js';
 import { DEFAULT_DOCKER_SOCKET, dockerInventory } from './docker.js';
 import { gitInfo } from './git.js';
 import { HashCache } from './hash-cache.js';
+import { HashPool } from './hash-pool.js';
 import { parseIgnore } from './ignore.js';
 import { parsePackageJson, parsePyproject, parseRequirements, parseSetupPy } from './manifests.js';
 import { REPORT_SCHEMA_VERSION, type InventoryReport, type Project } from './report.js';
@@ -28,6 +29,8 @@ export interface ScanOptions {
   /** Folders of systemd unit files; default /etc/systemd/system. */
   unitDirs?: string[];
   dockerSocket?: string;
+  /** Worker threads reading and hashing files; default one per core, at most 4. */
+  hashWorkers?: number;
   /** Ends the walk at its next slice (the agent stopping). */
   signal?: AbortSignal;
 }
@@ -147,6 +150,7 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
   const roots = normalizeRoots(options.roots.length ? options.roots : [process.cwd()]);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const cache = HashCache.open(options.cacheFile);
+  const pool = new HashPool(options.hashWorkers ?? Math.min(4, availableParallelism()));
   let projects: Project[];
   let walker: TreeWalker;
   try {
@@ -154,14 +158,17 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
       maxFileBytes,
       ignore: parseIgnore((options.ignore ?? []).join('\n')),
       cache,
+      pool,
       sliceMs: options.sliceMs ?? Infinity,
       signal: options.signal,
     });
     for (const root of roots) await walker.walk(root);
+    await walker.finish();
     projects = await finishAll(walker.drafts);
     cache.save(roots);
   } finally {
     cache.close();
+    await pool.close();
   }
   const [systemd, docker] = await Promise.all([
     systemdServices(options.unitDirs ?? DEFAULT_UNIT_DIRS),

@@ -1,14 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  type Dirent,
-} from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { errorMessage } from '../core/errors.js';
 import { isScript, isSecretFile, languageOf, projectKindOf } from './file-kinds.js';
@@ -22,6 +13,7 @@ import {
   type IgnoreRules,
 } from './ignore.js';
 import type { HashCache } from './hash-cache.js';
+import { HASH_HEX, type HashPool } from './hash-pool.js';
 import { NODE_LOCKFILES } from './manifests.js';
 import type { FileEntry, InventoryReport, Project } from './report.js';
 
@@ -31,6 +23,7 @@ export interface WalkOptions {
   /** Patterns (`.factorylmignore` syntax) applied below every root. */
   ignore: IgnoreRule[];
   cache: HashCache;
+  pool: HashPool;
   /**
    * Hand the event loop back after this much work, ms: the agent scans while it polls PLCs.
    * `Infinity` never yields (the CLI, where nothing else runs).
@@ -63,18 +56,23 @@ export interface ProjectDraft {
 
 export type WalkStats = InventoryReport['stats'];
 
+/** A file waiting for its hash from the pool. */
+interface Pending {
+  project: ProjectDraft;
+  path: string;
+  entry: FileEntry;
+  mtimeMs: number;
+  ino: number;
+}
+
 /** Manifests above this size are not parsed (a generated requirements file can be huge). */
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 const MAX_IGNORE_FILE_BYTES = 64 * 1024;
-/** Read size; a larger file is hashed chunk by chunk, yielding between chunks when sliced. */
-const CHUNK = 1024 * 1024;
-/** A hash of 128 bits tells files apart far beyond any fleet's file count, at half the text. */
-const HASH_HEX = 32;
-/**
- * O_NOFOLLOW: a file swapped for a symlink after listing is not followed out of the root.
- * O_NONBLOCK: one swapped for a FIFO does not hang the scan.
- */
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** Files per batch sent to a hashing worker; few enough to spread, many enough to amortise. */
+const BATCH_FILES = 256;
+const BATCH_BYTES = 16 * 1024 * 1024;
+/** Batches in flight: keeps every worker busy while bounding the paths held in memory. */
+const MAX_INFLIGHT = 8;
 
 const errorCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? errorMessage(err);
 
@@ -96,8 +94,10 @@ export class TreeWalker {
     symlinks: 0,
     outsideProjects: 0,
   };
-  private readonly buffer = Buffer.allocUnsafe(CHUNK);
   private sliceStart = performance.now();
+  private batch: Pending[] = [];
+  private batchBytes = 0;
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly options: WalkOptions) {}
 
@@ -106,6 +106,14 @@ export class TreeWalker {
       ? [{ base: root, rules: this.options.ignore }]
       : [];
     await this.visit(root, undefined, sets);
+  }
+
+  /** Waits for the last hashes; call once after every root was walked. */
+  async finish(): Promise<void> {
+    this.dispatch();
+    await Promise.all(this.inflight);
+    // Entries whose file could not be read were counted as unreadable; they have no hash.
+    for (const d of this.drafts) d.entries = d.entries.filter((e) => e[1] !== '');
   }
 
   private async pause(): Promise<void> {
@@ -239,37 +247,39 @@ export class TreeWalker {
       return;
     }
     const { cache } = this.options;
-    let hash = cache.get(path, size, mtimeMs, ino);
+    const hash = cache.get(path, size, mtimeMs, ino);
+    const entry: FileEntry = [rel, hash ?? '', size];
+    project.entries.push(entry);
     if (hash) this.stats.cached += 1;
     else {
-      try {
-        hash = await this.hash(path, size);
-      } catch (err) {
-        return this.unreadable(project, path, errorCode(err));
+      this.batch.push({ project, path, entry, mtimeMs, ino });
+      this.batchBytes += size;
+      if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) {
+        this.dispatch();
+        if (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
       }
-      this.stats.hashed += 1;
-      cache.set(path, size, mtimeMs, ino, hash);
     }
-    project.entries.push([rel, hash, size]);
     if (top && size <= MAX_MANIFEST_BYTES && projectKindOf(name, false))
       project.manifests.set(name, readFileSync(path, 'utf8'));
   }
 
-  private async hash(path: string, size: number): Promise<string> {
-    const h = createHash('sha256');
-    const fd = openSync(path, OPEN_FLAGS);
-    try {
-      const sliced = size > CHUNK && Number.isFinite(this.options.sliceMs);
-      for (;;) {
-        const n = readSync(fd, this.buffer, 0, CHUNK, null);
-        if (n === 0) break;
-        h.update(this.buffer.subarray(0, n));
-        if (sliced) await this.pause();
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return h.digest('hex').slice(0, HASH_HEX);
+  /** Sends the batch to the pool; the hashes land in their entries and the cache. */
+  private dispatch(): void {
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    const done = this.options.pool.hash(batch.map((b) => b.path)).then((results) => {
+      results.forEach((r, i) => {
+        const b = batch[i]!;
+        if (typeof r !== 'string') return this.unreadable(b.project, b.path, r.error);
+        b.entry[1] = r;
+        this.stats.hashed += 1;
+        this.options.cache.set(b.path, b.entry[2], b.mtimeMs, b.ino, r);
+      });
+    });
+    this.inflight.add(done);
+    void done.finally(() => this.inflight.delete(done)).catch(() => undefined);
   }
 }
 
