@@ -129,6 +129,37 @@ export const httpSchema = z
   })
   .describe('HTTP endpoint: GET /health, GET /metrics (Prometheus) and the live page');
 
+export const twinSchema = z
+  .strictObject({
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'SQLite file of the inventory reports; default: twin-<name>.db in $STATE_DIRECTORY (systemd) or the working directory',
+      ),
+    historyPerNode: z
+      .int()
+      .min(1)
+      .default(30)
+      .describe('Reports kept per node, newest first; older ones are deleted'),
+    fleet: z
+      .string()
+      .optional()
+      .describe(
+        'Desired state (fleet.yaml) that drift is measured against; see deploy/examples/fleet.yaml',
+      ),
+    forkThreshold: z
+      .number()
+      .gt(0)
+      .max(100)
+      .default(60)
+      .describe('A folder sharing at least this percentage of its files with another is a fork'),
+  })
+  .describe(
+    'Fleet twin: keep every node inventory (factorylm/<site>/_nodes/<node>/inventory) and serve the audit at /api/twin and the page at /twin',
+  );
+
 export const gatewayConfigSchema = z
   .strictObject({
     name: z.string().min(1).default('gateway').describe('Instance name, for logs'),
@@ -191,6 +222,7 @@ export const gatewayConfigSchema = z
     influx: influxSchema.optional(),
     spool: spoolSchema,
     http: httpSchema.optional(),
+    twin: twinSchema.optional(),
     log: logConfigSchema,
   })
   .describe('FactoryLM gateway: MQTT in, InfluxDB out');
@@ -199,6 +231,7 @@ export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 export type InfluxConfig = z.output<typeof influxSchema>;
 export type SpoolConfig = z.output<typeof spoolSchema>;
 export type HttpConfig = z.output<typeof httpSchema>;
+export type TwinConfig = z.output<typeof twinSchema>;
 
 export function loadGatewayConfig(
   file: string,

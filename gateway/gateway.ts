@@ -17,6 +17,8 @@ import { AckGate, type AckStats, type AckTicket } from './spool-acks.js';
 import { SpoolSink, type SinkStats } from './spool-sink.js';
 import { gatewayHealthLine, healthLines } from './health-points.js';
 import { SparkplugConsumer } from './sparkplug-consumer.js';
+import { TwinStore } from './twin-store.js';
+import { loadFleet } from '../inventory/fleet.js';
 import { decodePayload, NAMESPACE, parseSparkplugTopic } from '../protocols/mqtt/sparkplug.js';
 
 /** How often the gateway writes its own gateway_health point, ms. */
@@ -36,6 +38,11 @@ export interface GatewayStats {
 
 /** MQTT 3.1.1 brokers do not say how many messages they send before waiting for PUBACKs. */
 const IDLE_FLUSH_MS_MQTT3 = 10;
+
+/** Default twin store: beside the spool. */
+export function defaultTwinPath(name: string): string {
+  return join(process.env.STATE_DIRECTORY?.split(':')[0] ?? '.', `twin-${name}.db`);
+}
 
 /** Default spool file: beside the agent's outbox in systemd's StateDirectory, else here. */
 export function defaultSpoolPath(name: string): string {
@@ -64,6 +71,8 @@ export class Gateway {
   private healthTimer?: NodeJS.Timeout;
   /** Sparkplug B alias maps from the births; set when subscribe.sparkplug.enabled. */
   private sparkplug?: SparkplugConsumer;
+  /** Node inventories and the fleet audit; set when the config has a twin: section. */
+  twin?: TwinStore;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -122,6 +131,13 @@ export class Gateway {
         'no influx section in the config: samples are validated and counted but not stored',
       );
     this.startHealthPoints();
+    if (config.twin)
+      this.twin = new TwinStore({
+        path: config.twin.path ?? defaultTwinPath(config.name),
+        historyPerNode: config.twin.historyPerNode,
+        forkThreshold: config.twin.forkThreshold / 100,
+        ...(config.twin.fleet ? { fleet: await loadFleet(config.twin.fleet) } : {}),
+      });
     // A persistent session under a fixed client id is what makes a crash lossless: the broker
     // redelivers the messages whose PUBACK was held (points not yet durable) and queues what
     // arrives while the gateway is down. A clean session would drop both. Without InfluxDB
@@ -153,6 +169,7 @@ export class Gateway {
     if (shareGroup) {
       filters[`${ROOT}/${site}/_nodes/+/status`] = { qos: 1 };
       filters[`${ROOT}/${site}/_nodes/+/tags`] = { qos: 1 };
+      if (this.twin) filters[`${ROOT}/${site}/_nodes/+/inventory`] = { qos: 1 };
     }
     // Sparkplug B: every instance needs every birth (the alias maps), so only DDATA is shared.
     if (config.subscribe.sparkplug.enabled) {
@@ -195,6 +212,7 @@ export class Gateway {
     await this.sink?.flush();
     await this.client?.endAsync();
     await this.sink?.close();
+    this.twin?.close();
     this.log.info(this.stats, 'gateway stopped');
   }
 
@@ -227,6 +245,8 @@ export class Gateway {
         case 'node':
           if (parsed.rest.length === 1 && parsed.rest[0] === 'health')
             return this.onHealth(topic, parsed.site, parsed.node, payload);
+          if (parsed.rest.length === 1 && parsed.rest[0] === 'inventory')
+            return this.onInventory(topic, parsed.site, parsed.node, payload);
           return this.onNode(parsed.node, parsed.rest, payload);
         default:
           return this.reject('unknown-topic', topic, 'not a factorylm tag, asset or node topic');
@@ -282,6 +302,14 @@ export class Gateway {
       for (const t of decoded.value.tags) this.topicNode.set(t.topic, node);
     }
     // Other node topics (device status, inventory, writes) belong to later consumers.
+  }
+
+  /** `_nodes/<node>/inventory`: kept in the twin store when there is one, else ignored. */
+  private onInventory(topic: string, site: string, node: string, payload: Buffer): void {
+    if (!this.twin) return;
+    const result = this.twin.receive(site, node, payload);
+    if (!result.ok) return this.reject(result.reason, topic, result.detail);
+    if (result.stored) this.log.info({ node, bytes: payload.length }, 'inventory stored');
   }
 
   // --- Sparkplug B (subscribe.sparkplug) ---

@@ -8,12 +8,16 @@ import { packageRoot, packageVersion } from '../core/package-info.js';
 import type { HttpConfig } from './config.js';
 import type { GatewayStats } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
+import { twinRoutes, TWIN_PUBLIC_PATHS } from './twin-http.js';
+import type { TwinStore } from './twin-store.js';
 import type { TagPoint } from './points.js';
 
 /** What the HTTP side reads from the running gateway. */
 export interface GatewaySource {
   readonly stats: GatewayStats;
   readonly brokerConnected: boolean;
+  /** The fleet twin, when the gateway keeps one: served at /api/twin and /twin. */
+  readonly twin?: TwinStore;
 }
 
 export interface GatewayHealth {
@@ -143,6 +147,9 @@ export class GatewayHttp {
       });
       routes.set('/events', (req, res) => this.subscribe(req.socket.remoteAddress, res));
     }
+    // The gateway opens its twin store when it starts, which may be after this: look it up per request.
+    for (const [path, route] of twinRoutes(() => this.gateway.twin)) routes.set(path, route);
+    for (const path of TWIN_PUBLIC_PATHS) publicPaths.add(path);
     this.server = await startHealthServer(
       {
         host: this.config.host,
