@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { parseSystemctlShow, parseUnitFile } from './systemd.js';
+
+describe('systemd unit files', () => {
+  it.each([
+    [
+      'plain',
+      '[Unit]\nDescription=x\n[Service]\nWorkingDirectory=/opt/app\nExecStart=/usr/bin/python3 /opt/app/main.py\n',
+      { workingDirectory: '/opt/app', execStart: '/usr/bin/python3 /opt/app/main.py' },
+    ],
+    [
+      'prefixes and a continued line',
+      '[Service]\nWorkingDirectory=-/srv/x\nExecStart=-/usr/bin/node \\\n   /srv/x/index.js\nExecStart=/bin/second\n',
+      { workingDirectory: '/srv/x', execStart: '/usr/bin/node /srv/x/index.js' },
+    ],
+    ['outside [Service]', '[Install]\nExecStart=/nope\n', {}],
+  ])('%s', (_name, text, expected) => {
+    expect(parseUnitFile(text)).toEqual(expected);
+  });
+
+  it('systemctl show blocks', () => {
+    const text =
+      'Id=a.service\nActiveState=active\n\nId=b.service\nActiveState=failed\n\nId=c.service\n';
+    expect([...parseSystemctlShow(text)]).toEqual([
+      ['a.service', 'active'],
+      ['b.service', 'failed'],
+    ]);
+  });
+});
