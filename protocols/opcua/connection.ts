@@ -145,9 +145,6 @@ export class OpcuaConnection {
         session.on('session_closed', (status) =>
           lost.abort(new Error(`session closed by the server (${status.name})`)),
         );
-        session.on('keepalive_failure', () =>
-          lost.abort(new Error('session keep-alive failed: the server stopped answering')),
-        );
         await abortable(this.user.setup(session, lost.signal), lost.signal);
         this.status.connected = true;
         this.status.sessions += 1;
@@ -226,10 +223,10 @@ export function createClient(options: ConnectionOptions): OPCUAClient {
     endpointMustExist: false,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
     requestedSessionTimeout: options.sessionTimeoutMs,
-    // A Read of the server state now and then: a session without subscriptions (poll only)
-    // would otherwise notice a dead server only at its next poll.
-    keepSessionAlive: true,
-    keepAliveInterval: Math.min(5_000, options.sessionTimeoutMs / 3),
+    // No keep-alive Reads: when the server has dropped the session, node-opcua answers such a
+    // Read by re-creating the session behind our back, racing our own recovery. Subscriptions
+    // carry their own keep-alive (watched by the device source), and a dead socket closes.
+    keepSessionAlive: false,
     transportTimeout: options.connectTimeoutMs,
   });
 }

@@ -37,6 +37,8 @@ export interface OpcuaSimulatorOptions {
   pkiDir: string;
   /** Refuse client certificates not in pkiDir/trusted (default: accept any, for tests). */
   strictTrust: boolean;
+  /** Sessions open at once; a PLC's limit is often far lower. */
+  maxSessions: number;
 }
 
 export const DEFAULT_OPCUA_SIMULATOR: OpcuaSimulatorOptions = {
@@ -50,6 +52,7 @@ export const DEFAULT_OPCUA_SIMULATOR: OpcuaSimulatorOptions = {
   users: {},
   pkiDir: join(tmpdir(), 'factorylm-opcua-sim-pki'),
   strictTrust: false,
+  maxSessions: 100,
 };
 
 interface Served {
@@ -114,7 +117,7 @@ export class OpcuaSimulator {
         automaticallyAcceptUnknownCertificate: !o.strictTrust,
         disableFileWatchers: true,
       }),
-      serverCapabilities: { maxSessions: 100 },
+      serverCapabilities: { maxSessions: o.maxSessions },
     });
     await server.initialize();
     const ns = server.engine.addressSpace!.registerNamespace(SIM_NAMESPACE);
@@ -146,6 +149,36 @@ export class OpcuaSimulator {
     this.options.port = port;
     this.served = [];
     await this.start();
+  }
+
+  /** Cuts every client connection without a goodbye, as a network failure does. */
+  dropConnections(): number {
+    let dropped = 0;
+    for (const endpoint of this.server?.endpoints ?? []) {
+      dropped += endpoint.currentChannelCount;
+      endpoint.abruptlyInterruptChannels();
+    }
+    this.log.info({ dropped }, 'connections dropped');
+    return dropped;
+  }
+
+  /** Closes every session from the server side, as a session timeout does. */
+  closeSessions(): number {
+    const engine = this.server?.engine;
+    const sessions = engine?.getSessions() ?? [];
+    for (const s of sessions) engine!.closeSession(s.authenticationToken, true, 'Terminated');
+    this.log.info({ closed: sessions.length }, 'sessions closed');
+    return sessions.length;
+  }
+
+  /** Open secure channels with what they negotiated, for tests that check it. */
+  channels(): { securityMode: string; securityPolicy: string }[] {
+    return (this.server?.endpoints ?? []).flatMap((e) =>
+      e.getChannels().map((c) => ({
+        securityMode: MessageSecurityMode[c.securityMode],
+        securityPolicy: c.securityPolicy.split('#')[1] ?? c.securityPolicy,
+      })),
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,369 @@
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpcuaDeviceSource, type OpcuaTagSpec } from '../protocols/opcua/device-source.js';
+import type { ConnectionOptions } from '../protocols/opcua/connection.js';
+import { parseNodeRef } from '../protocols/opcua/node-ref.js';
+import { applicationIdentity } from '../protocols/opcua/pki.js';
+import type { Reading } from '../protocols/types.js';
+import { OpcuaSimulator } from '../simulators/opcua/server.js';
+import { waitFor } from './support/wait.js';
+
+// Real node-opcua servers (the simulator, in this process) and real client sessions.
+const dir = mkdtempSync(join(tmpdir(), 'factorylm-opcua-client-'));
+const agentPki = join(dir, 'agent-pki');
+
+function tag(id: string, node: string, over: Partial<OpcuaTagSpec> = {}): OpcuaTagSpec {
+  return {
+    id,
+    ref: parseNodeRef({ node }),
+    mode: 'subscription',
+    publishingIntervalMs: 100,
+    samplingIntervalMs: 50,
+    queueSize: 100,
+    ...over,
+  };
+}
+
+const SPEED = 'ns=2;s=Line1.Conveyor.Motor.Speed';
+const PRESSURE = 'ns=2;s=Line1.Conveyor.Pressure';
+const sources: OpcuaDeviceSource[] = [];
+
+function source(
+  sim: OpcuaSimulator,
+  tags: OpcuaTagSpec[],
+  over: Partial<ConnectionOptions> = {},
+): OpcuaDeviceSource {
+  const s = new OpcuaDeviceSource(
+    {
+      connection: {
+        name: 'plc',
+        endpoint: sim.endpoint,
+        securityMode: 'None',
+        securityPolicy: 'None',
+        identity: { type: 'anonymous' },
+        application: applicationIdentity(agentPki, 'FactoryLM-Agent'),
+        acceptUnknownServerCertificate: true,
+        // Short: sessions orphaned by the network cuts below expire soon on the server.
+        sessionTimeoutMs: 3_000,
+        connectTimeoutMs: 5_000,
+        backoff: { initialMs: 50, maxMs: 500 },
+        ...over,
+      },
+      keepAliveMs: 2_000,
+    },
+    tags,
+  );
+  sources.push(s);
+  return s;
+}
+
+/** Calls read() like the agent's poll loop until `done` says the collected readings suffice. */
+async function collect(
+  s: OpcuaDeviceSource,
+  done: (all: Reading[]) => boolean,
+  timeoutMs = 10_000,
+): Promise<Reading[]> {
+  const all: Reading[] = [];
+  await waitFor(
+    'readings',
+    async () => {
+      all.push(...(await s.read()));
+      return done(all);
+    },
+    timeoutMs,
+    100,
+  );
+  return all;
+}
+
+const good = (id: string) => (all: Reading[]) =>
+  all.some((r) => r.id === id && r.quality === 'good');
+
+afterAll(async () => {
+  await Promise.all(sources.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('subscriptions', () => {
+  let sim: OpcuaSimulator;
+  beforeAll(async () => {
+    sim = new OpcuaSimulator({ port: 0, tickMs: 50, pkiDir: join(dir, 'sim-pki') });
+    await sim.start();
+  });
+  afterAll(() => sim.stop());
+
+  it('deliver values with the server source timestamps, and deadband filters drop small changes', async () => {
+    const started = Date.now();
+    // The motor ramps 0 → 1750 rpm in about 2 s after start: plenty of changes to filter.
+    const s = source(sim, [
+      tag('all', SPEED),
+      tag('abs', SPEED, { deadband: { type: 'absolute', value: 400 } }),
+      // EURange of Speed is 0..1800: 20 % is 360 rpm.
+      tag('pct', SPEED, { deadband: { type: 'percent', value: 20 } }),
+    ]);
+    const all = await collect(s, (rs) => rs.some((r) => r.id === 'all' && r.value === 1750));
+    const series = (id: string) => all.filter((r) => r.id === id && r.quality === 'good');
+    const every = series('all');
+    expect(every.length).toBeGreaterThan(10);
+    for (let i = 1; i < every.length; i++) {
+      // Source timestamps: when the value changed in the simulator, not when it arrived.
+      expect(every[i]!.ts).toBeGreaterThan(every[i - 1]!.ts);
+      expect(every[i]!.value).not.toBe(every[i - 1]!.value);
+    }
+    expect(every[0]!.ts).toBeGreaterThanOrEqual(started - 5_000);
+    expect(every.at(-1)!.ts).toBeLessThanOrEqual(Date.now());
+    // The filtered items see the same samples; a last step inside the band is never reported,
+    // so give them a few publishing intervals more rather than wait for 1750.
+    const until = Date.now() + 1_000;
+    await waitFor('a few more publishes', async () => {
+      all.push(...(await s.read()));
+      return Date.now() > until;
+    });
+    for (const [id, band] of [
+      ['abs', 400],
+      ['pct', 360],
+    ] as const) {
+      const values = series(id).map((r) => r.value as number);
+      expect(values.length, id).toBeGreaterThanOrEqual(3);
+      expect(values.length, id).toBeLessThan(every.length);
+      for (let i = 1; i < values.length; i++)
+        expect(Math.abs(values[i]! - values[i - 1]!), `${id}: ${values.join(',')}`).toBeGreaterThan(
+          band,
+        );
+    }
+  });
+
+  it('polls by Read, resolves browse paths, and reports an unknown node as bad with its status', async () => {
+    const s = source(sim, [
+      {
+        ...tag('pressure', 'i=1', { mode: 'poll' }),
+        ref: parseNodeRef({ path: '/Objects/Plant/Line1/Conveyor/Pressure' }),
+      },
+      tag('missing', 'ns=2;s=Line1.Nope'),
+    ]);
+    const all = await collect(s, good('pressure'));
+    expect(all.find((r) => r.id === 'pressure' && r.quality === 'good')!.value).toBeGreaterThan(50);
+    expect(
+      all.find(
+        (r) => r.id === 'missing' && r.reason !== undefined && !/disconnected/.test(r.reason),
+      ),
+    ).toMatchObject({
+      quality: 'bad',
+      reason: 'cannot monitor: BadNodeIdUnknown',
+    });
+  });
+
+  it('writes typed by the node DataType, and the model behind both protocols obeys', async () => {
+    const s = source(sim, [
+      tag('running', 'ns=2;s=Line1.Conveyor.Motor.Running'),
+      tag('speed', SPEED),
+    ]);
+    await collect(s, good('running'));
+    await expect(s.write('speed', 1)).rejects.toThrow(/refused the write to speed: BadNotWritable/);
+    await expect(s.write('running', 'maybe')).rejects.toThrow(/Boolean node; write true or false/);
+    await s.write('running', 'off');
+    await waitFor('the motor to stop in the model', () => sim.model.snapshot().coils[0] === false);
+    await s.write('running', true);
+    await waitFor('the motor to run again', () => sim.model.snapshot().coils[0] === true);
+  });
+});
+
+describe('recovery without leaks', () => {
+  let sim: OpcuaSimulator;
+  beforeAll(async () => {
+    sim = new OpcuaSimulator({
+      port: 0,
+      tickMs: 50,
+      pkiDir: join(dir, 'sim-pki'),
+      // Each cut leaves an orphaned session until it times out: room for 100 of them.
+      maxSessions: 300,
+    });
+    await sim.start();
+  });
+  afterAll(() => sim.stop());
+
+  it('resumes after the server closes the session (as on a session timeout) and after a network cut', async () => {
+    // Pressure carries noise: it changes on almost every tick, so silence means no data.
+    const s = source(sim, [tag('pressure', PRESSURE)]);
+    await collect(s, good('pressure'));
+    const fresh = (after: number) => (all: Reading[]) =>
+      all.some((r) => r.quality === 'good' && r.ts > after);
+    const closedAt = Date.now();
+    expect(sim.closeSessions()).toBe(1);
+    await collect(s, fresh(closedAt + 500), 8_000);
+    const cutAt = Date.now();
+    expect(sim.dropConnections()).toBe(1);
+    await collect(s, (all) => all.some((r) => r.quality === 'bad'));
+    await collect(s, fresh(cutAt + 500), 5_000);
+    expect(s.status.sessions).toBeGreaterThanOrEqual(2);
+    await s.close();
+  });
+
+  it('100 connection losses later: one session on the server, no extra sockets, timers or memory', async () => {
+    const s = source(sim, [tag('pressure', PRESSURE), tag('speed', SPEED, { mode: 'poll' })]);
+    await collect(s, good('pressure'));
+    const cycle = async () => {
+      const before = s.status.sessions;
+      // A network cut: the client tears its whole client down and builds a new one.
+      sim.dropConnections();
+      await waitFor(
+        'a new session',
+        async () => {
+          await s.read();
+          return s.status.sessions > before;
+        },
+        5_000,
+        20,
+      );
+    };
+    // Warm up: the first cycles load code paths and caches that stay.
+    for (let i = 0; i < 5; i++) await cycle();
+    gc();
+    const resources = countResources();
+    const heap = process.memoryUsage().heapUsed;
+    const sessionsBefore = s.status.sessions;
+    for (let i = 0; i < 100; i++) await cycle();
+    expect(s.status.sessions).toBe(sessionsBefore + 100);
+    await collect(s, (all) => all.some((r) => r.id === 'pressure' && r.quality === 'good'));
+    // Sessions orphaned by the cuts expire on the server; the live one stays.
+    expect(sim.sessions.current).toBeGreaterThan(1);
+    await waitFor('orphaned sessions to expire', () => sim.sessions.current === 1, 20_000, 200);
+    expect(sim.channels()).toHaveLength(1);
+    gc();
+    // Timers of closed connections (request and close time-outs) run out on their own:
+    // what must not happen is that they accumulate, so wait for them to go.
+    await waitFor(
+      'timers back to where they were',
+      () => (countResources().Timeout ?? 0) <= (resources.Timeout ?? 0) + 3,
+      15_000,
+      200,
+    );
+    gc();
+    const after = countResources();
+    expect(after.TCPSocketWrap ?? 0).toBe(resources.TCPSocketWrap ?? 0);
+    const grownMb = (process.memoryUsage().heapUsed - heap) / 1e6;
+    expect(grownMb).toBeLessThan(15);
+    console.log(
+      `100 reconnect cycles: heap ${grownMb.toFixed(1)} MB, resources ${JSON.stringify(after)}`,
+    );
+  }, 90_000);
+});
+
+function countResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
+  return counts;
+}
+
+/** A full garbage collection; vitest's workers run without --expose-gc. */
+function gc(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const v8 = require('node:v8') as typeof import('node:v8');
+  v8.setFlagsFromString('--expose-gc');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('node:vm') as typeof import('node:vm')).runInNewContext('gc')();
+}
+
+describe('security', () => {
+  let sim: OpcuaSimulator;
+  beforeAll(async () => {
+    sim = new OpcuaSimulator({
+      port: 0,
+      pkiDir: join(dir, 'sim-pki'),
+      users: { operator: 'secret' },
+    });
+    await sim.start();
+  });
+  afterAll(() => sim.stop());
+
+  it.each([
+    ['None', 'None'],
+    ['Sign', 'Basic256Sha256'],
+    ['Sign', 'Aes128_Sha256_RsaOaep'],
+    ['Sign', 'Aes256_Sha256_RsaPss'],
+    ['SignAndEncrypt', 'Basic256Sha256'],
+    ['SignAndEncrypt', 'Aes128_Sha256_RsaOaep'],
+    ['SignAndEncrypt', 'Aes256_Sha256_RsaPss'],
+  ] as const)('%s / %s with a username', async (securityMode, securityPolicy) => {
+    const s = source(sim, [tag('speed', SPEED)], {
+      securityMode,
+      securityPolicy,
+      identity: { type: 'username', username: 'operator', password: 'secret' },
+    });
+    await collect(s, good('speed'));
+    expect(sim.channels()).toContainEqual({ securityMode, securityPolicy });
+    await s.close();
+  });
+
+  it('a wrong password says which user was refused and what to check', async () => {
+    const s = source(sim, [tag('speed', SPEED)], {
+      identity: { type: 'username', username: 'operator', password: 'wrong' },
+    });
+    await waitFor('the refusal', async () => {
+      await s.read();
+      return s.status.lastError;
+    });
+    expect(s.status.lastError).toMatch(
+      /the server refused user "operator" \(Bad\w+\): check the username and password/,
+    );
+    await s.close();
+  });
+
+  it('an untrusted server certificate lands in rejected/ and connects once moved to trusted/', async () => {
+    const pki = join(dir, 'strict-client-pki');
+    const s = source(sim, [tag('speed', SPEED)], {
+      securityMode: 'SignAndEncrypt',
+      securityPolicy: 'Basic256Sha256',
+      application: applicationIdentity(pki, 'FactoryLM-Agent'),
+      acceptUnknownServerCertificate: false,
+    });
+    await waitFor('the refusal', async () => {
+      await s.read();
+      return s.status.lastError;
+    });
+    expect(s.status.lastError).toMatch(
+      /the server's certificate is not trusted: it was saved in .*strict-client-pki\/rejected; if this is the right server, move it to .*trusted\/certs/,
+    );
+    await s.close();
+    // The documented fix: move the rejected certificate into trusted/certs.
+    const rejected = readdirSync(join(pki, 'rejected'));
+    expect(rejected).toHaveLength(1);
+    copyFileSync(join(pki, 'rejected', rejected[0]!), join(pki, 'trusted/certs', rejected[0]!));
+    rmSync(join(pki, 'rejected', rejected[0]!));
+    const trusted = source(sim, [tag('speed', SPEED)], {
+      securityMode: 'SignAndEncrypt',
+      securityPolicy: 'Basic256Sha256',
+      application: applicationIdentity(pki, 'FactoryLM-Agent'),
+      acceptUnknownServerCertificate: false,
+    });
+    await collect(trusted, good('speed'));
+    await trusted.close();
+  });
+
+  it("a server that does not trust the agent's certificate names the file to trust", async () => {
+    const strict = new OpcuaSimulator({
+      port: 0,
+      pkiDir: join(dir, 'strict-sim-pki'),
+      strictTrust: true,
+    });
+    await strict.start();
+    try {
+      const s = source(strict, [tag('speed', SPEED)], {
+        securityMode: 'Sign',
+        securityPolicy: 'Aes128_Sha256_RsaOaep',
+      });
+      await waitFor('the refusal', async () => {
+        await s.read();
+        return s.status.lastError;
+      });
+      expect(s.status.lastError).toMatch(
+        /the server rejected this agent's certificate \(Bad\w+\): ask its operator to trust .*agent-pki\/own\/certs\/client_certificate\.pem/,
+      );
+      await s.close();
+    } finally {
+      await strict.stop();
+    }
+  });
+});
