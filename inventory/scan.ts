@@ -3,7 +3,7 @@ import { arch, availableParallelism, homedir, hostname, release, type } from 'no
 import { basename, join } from 'node:path';
 import { packageVersion } from '../core/package-info.js';
 import { DEFAULT_DOCKER_SOCKET, dockerInventory } from './docker.js';
-import { gitInfo } from './git.js';
+import { gitInfo, stripCredentials } from './git.js';
 import { HashCache } from './hash-cache.js';
 import { HashPool } from './hash-pool.js';
 import { parseIgnore } from './ignore.js';
@@ -57,7 +57,20 @@ function osName(): string {
 
 /** Roots as real paths, without duplicates or roots inside other roots. */
 function normalizeRoots(roots: string[]): string[] {
-  const real = [...new Set(roots.map((r) => realpathSync(r)))].sort();
+  const real = [
+    ...new Set(
+      roots.map((r) => {
+        try {
+          // A root given as a link is followed: naming it is the user's choice.
+          return realpathSync(r);
+        } catch (err) {
+          throw new Error(`cannot scan ${r}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+            cause: err,
+          });
+        }
+      }),
+    ),
+  ].sort();
   return real.filter(
     (r, i) => !real.slice(0, i).some((o) => r.startsWith(o === '/' ? o : o + '/')),
   );
@@ -84,16 +97,38 @@ function commandPaths(command: string | undefined): string[] {
   return (command ?? '').split(/\s+/).filter((t) => t.startsWith('/'));
 }
 
+/** Option names whose value is a credential, on a command line. */
+const SECRET_OPTION =
+  /^(--?[\w.-]*(pass(word)?|passwd|token|secret|api[-_]?key|auth|credentials?)[\w.-]*)(=.*)?$/i;
+
+/**
+ * A command line fit for a report: values of password/token/key options and credentials in URLs
+ * replaced, since unit files often pass secrets as arguments (`--token abc`, `--password=x`).
+ */
+export function redactCommand(command: string): string {
+  const words = command.split(/\s+/).filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    const m = SECRET_OPTION.exec(word);
+    if (m && m[4] !== undefined) out.push(`${m[1]}=[redacted]`);
+    else if (m && i + 1 < words.length && !words[i + 1]!.startsWith('-')) {
+      out.push(word, '[redacted]');
+      i += 1;
+    } else out.push(word.includes('://') ? stripCredentials(word) : word);
+  }
+  return out.join(' ');
+}
+
 async function finish(draft: ProjectDraft): Promise<Project> {
   const m = draft.manifests;
   const py = [...m.keys()].filter((k) => k !== 'package.json').sort();
-  const pyInfo = [
-    m.has('pyproject.toml') ? parsePyproject(m.get('pyproject.toml')!) : undefined,
-    m.has('setup.py') ? parseSetupPy(m.get('setup.py')!) : undefined,
-  ].find((i) => i?.name || i?.version);
+  const pyproject = m.has('pyproject.toml') ? parsePyproject(m.get('pyproject.toml')!) : undefined;
+  const setupPy = m.has('setup.py') ? parseSetupPy(m.get('setup.py')!) : undefined;
+  const pyInfo = [pyproject, setupPy].find((i) => i?.name || i?.version);
   const pyDeps = new Set([
-    ...(m.has('pyproject.toml') ? parsePyproject(m.get('pyproject.toml')!).dependencies : []),
-    ...(m.has('setup.py') ? parseSetupPy(m.get('setup.py')!).dependencies : []),
+    ...(pyproject?.dependencies ?? []),
+    ...(setupPy?.dependencies ?? []),
     ...py.filter((k) => k.startsWith('requirements')).flatMap((k) => parseRequirements(m.get(k)!)),
   ]);
   const nodeInfo = m.has('package.json') ? parsePackageJson(m.get('package.json')!) : undefined;
@@ -195,7 +230,10 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
     maxFileBytes,
     projects,
     services: systemd.services.map((s) =>
-      link(s, [s.workingDirectory, ...commandPaths(s.execStart)]),
+      link(s.execStart === undefined ? s : { ...s, execStart: redactCommand(s.execStart) }, [
+        s.workingDirectory,
+        ...commandPaths(s.execStart),
+      ]),
     ),
     systemd: systemd.status,
     containers: docker.containers.map((c) => link(c, [c.workingDir, ...c.mounts])),

@@ -56,7 +56,13 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'factorylm-inventory-'));
   ws = await buildWorkspace(join(tmp, 'ws'), HUGE);
   units = join(tmp, 'units');
-  writeUnit(units, 'plc-copilot.service', ws.plc.path, `${ws.plc.path}/bot.py --serve`);
+  // A unit passing a credential on its command line, as units often do.
+  writeUnit(
+    units,
+    'plc-copilot.service',
+    ws.plc.path,
+    `${ws.plc.path}/bot.py --serve --token ${SECRET}`,
+  );
   docker = await startFakeDocker(join(tmp, 'docker.sock'), [
     { name: 'cmms-backend', image: 'acme/cmms:1.4', state: 'running', mount: ws.search.path },
   ]);
@@ -179,7 +185,7 @@ describe('factorylm inventory on the seed workspace', () => {
       expect.objectContaining({
         name: 'plc-copilot.service',
         workingDirectory: ws.plc.path,
-        execStart: `/usr/bin/python3 ${ws.plc.path}/bot.py --serve`,
+        execStart: `/usr/bin/python3 ${ws.plc.path}/bot.py --serve --token [redacted]`,
         project: ws.plc.path,
       }),
     ]);
