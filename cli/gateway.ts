@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createRootLogger } from '../core/logger.js';
 import { loadGatewayConfig } from '../gateway/config.js';
+import type { TagPoint } from '../gateway/points.js';
 import { exitWithError, runUntilSignal } from './run.js';
 
 export function registerGateway(program: Command): void {
@@ -50,7 +51,11 @@ export function registerGateway(program: Command): void {
       }
       const { Gateway } = await import('../gateway/gateway.js');
       let http: import('../gateway/http.js').GatewayHttp | undefined;
-      const gateway = new Gateway(config, { log, onPoint: (p) => http?.point(p) });
+      const gateway = new Gateway(config, {
+        log,
+        // Only with the live page: it is a call per point.
+        ...(config.http ? { onPoint: (p: TagPoint) => http?.point(p) } : {}),
+      });
       if (config.http) {
         const { GatewayHttp } = await import('../gateway/http.js');
         http = new GatewayHttp(config.http, config.name, gateway, log.child({ component: 'http' }));

@@ -11,7 +11,7 @@ import {
 import { parseTopic, ROOT, type AssetPath } from '../protocols/mqtt/topics.js';
 import type { GatewayConfig } from './config.js';
 import { createInfluxWriter } from './influx-sink.js';
-import { toLine, type TagPoint } from './points.js';
+import { lineOf, SERIES_CACHE_MAX, seriesOf, toLine, type TagPoint } from './points.js';
 import { Spool } from './spool.js';
 import { AckGate, type AckStats, type AckTicket } from './spool-acks.js';
 import { SpoolSink, type SinkStats } from './spool-sink.js';
@@ -68,6 +68,9 @@ export class Gateway {
   private readonly counters: GatewayStats = { messages: 0, points: 0, invalid: {}, nodes: {} };
   /** Tag topic → node that publishes it, from the nodes' retained manifests. */
   private readonly topicNode = new Map<string, string>();
+  /** Series text by tag topic, and by asset topic and tag: see `series`. */
+  private readonly topicSeries = new Map<string, string>();
+  private readonly assetSeries = new Map<string, Map<string, string>>();
   private healthTimer?: NodeJS.Timeout;
   /** Sparkplug B alias maps from the births; set when subscribe.sparkplug.enabled. */
   private sparkplug?: SparkplugConsumer;
@@ -260,28 +263,60 @@ export class Gateway {
     const decoded = decodeTagPayload(payload);
     if (!decoded.ok) return this.reject(decoded.reason, topic, decoded.detail);
     const { v, ts, q } = decoded.value;
-    this.accept([{ ...path, tag, node: this.topicNode.get(topic), value: v, quality: q, ts }]);
+    const series = this.series(this.topicSeries, topic, path, tag, topic);
+    this.counters.points += 1;
+    this.sink?.writeLine(lineOf(series, v, q, ts));
+    const { onPoint } = this.deps;
+    if (onPoint)
+      onPoint({ ...path, tag, node: this.topicNode.get(topic), value: v, quality: q, ts });
   }
 
   private onAsset(topic: string, path: AssetPath, payload: Buffer): void {
     const decoded = decodeAssetPayload(payload);
     if (!decoded.ok) return this.reject(decoded.reason, topic, decoded.detail);
     const { ts, v, q } = decoded.value;
-    const points: TagPoint[] = [];
-    for (const [tag, value] of Object.entries(v)) {
-      const quality = q?.[tag] ?? 'good';
-      if (value === null && quality === 'good')
+    const tags = Object.keys(v);
+    for (const tag of tags)
+      if (v[tag] === null && (q?.[tag] ?? 'good') === 'good')
         return this.reject('bad-value', topic, `"v.${tag}" is null but quality is good`);
-      points.push({
-        ...path,
-        tag,
-        node: this.topicNode.get(`${topic}/${tag}`),
-        value,
-        quality,
-        ts,
-      });
+    let assetSeries = this.assetSeries.get(topic);
+    if (assetSeries === undefined) {
+      if (this.assetSeries.size >= SERIES_CACHE_MAX) this.assetSeries.clear();
+      this.assetSeries.set(topic, (assetSeries = new Map()));
     }
-    this.accept(points);
+    const lines: string[] = [];
+    for (const tag of tags) {
+      const series = this.series(assetSeries, tag, path, tag, `${topic}/${tag}`);
+      lines.push(lineOf(series, v[tag]!, q?.[tag] ?? 'good', ts));
+    }
+    this.counters.points += tags.length;
+    this.sink?.write(lines);
+    const { onPoint } = this.deps;
+    if (onPoint)
+      for (const tag of tags) {
+        const node = this.topicNode.get(`${topic}/${tag}`);
+        onPoint({ ...path, tag, node, value: v[tag]!, quality: q?.[tag] ?? 'good', ts });
+      }
+  }
+
+  /**
+   * The series text of a tag, from `cache` under `key`: one lookup per sample instead of
+   * building and escaping the tags. `tagTopic` names the tag in the node manifests.
+   */
+  private series(
+    cache: Map<string, string>,
+    key: string,
+    path: AssetPath,
+    tag: string,
+    tagTopic: string,
+  ): string {
+    let series = cache.get(key);
+    if (series === undefined) {
+      series = seriesOf({ ...path, tag, node: this.topicNode.get(tagTopic) });
+      if (cache.size >= SERIES_CACHE_MAX) cache.clear();
+      cache.set(key, series);
+    }
+    return series;
   }
 
   private onNode(node: string, rest: string[], payload: Buffer): void {
@@ -300,6 +335,9 @@ export class Gateway {
       const decoded = decodeTagManifest(payload);
       if (!decoded.ok) return this.reject(decoded.reason, `_nodes/${node}/tags`, decoded.detail);
       for (const t of decoded.value.tags) this.topicNode.set(t.topic, node);
+      // The node is part of every series of those topics.
+      this.topicSeries.clear();
+      this.assetSeries.clear();
     }
     // Other node topics (device status, inventory, writes) belong to later consumers.
   }

@@ -25,29 +25,37 @@ const QUALITY_FIELD: Record<string, string> = {
   uncertain: 'quality="uncertain"',
 };
 
+/** The tags of a series: a point without its value, quality and time. */
+export type SeriesTags = Pick<TagPoint, 'site' | 'area' | 'line' | 'asset' | 'tag' | 'node'>;
+
+/** Measurement and sorted tags of a line, escaped; an empty value is left out, as the client's Point does. */
+export function seriesOf(p: SeriesTags): string {
+  const tags: [string, string | undefined][] = [
+    ['area', p.area],
+    ['asset', p.asset],
+    ['line', p.line],
+    ['node', p.node],
+    ['site', p.site],
+    ['tag', p.tag],
+  ];
+  let text = TAG_MEASUREMENT;
+  for (const [k, v] of tags) if (v) text += `,${k}=${escape.tag(v)}`;
+  return text;
+}
+
 /**
- * Series part of a line (measurement and sorted tags) by tag values. Tens of thousands of
- * points a second share a few thousand series: building and escaping it once per series, not
- * per point, is most of what writing a line costs. Cleared when full, so it stays bounded.
+ * Series text by tag values. Tens of thousands of points a second share a few thousand
+ * series: building and escaping it once per series, not per point, is most of what writing a
+ * line costs. Cleared when full, so it stays bounded.
  */
 const seriesCache = new Map<string, string>();
-const SERIES_CACHE_MAX = 100_000;
+export const SERIES_CACHE_MAX = 100_000;
 
-function series(p: TagPoint): string {
+function cachedSeries(p: SeriesTags): string {
   const key = `${p.site}\0${p.area}\0${p.line}\0${p.asset}\0${p.tag}\0${p.node ?? ''}`;
   let text = seriesCache.get(key);
   if (text === undefined) {
-    // Sorted by key, and an empty value left out, as the client's Point does.
-    const tags: [string, string | undefined][] = [
-      ['area', p.area],
-      ['asset', p.asset],
-      ['line', p.line],
-      ['node', p.node],
-      ['site', p.site],
-      ['tag', p.tag],
-    ];
-    text = TAG_MEASUREMENT;
-    for (const [k, v] of tags) if (v) text += `,${k}=${escape.tag(v)}`;
+    text = seriesOf(p);
     if (seriesCache.size >= SERIES_CACHE_MAX) seriesCache.clear();
     seriesCache.set(key, text);
   }
@@ -62,12 +70,22 @@ function series(p: TagPoint): string {
  * for the same reason.
  */
 export function toLine(p: TagPoint): string {
-  let fields = QUALITY_FIELD[p.quality] ?? `quality=${escape.quoted(p.quality)}`;
-  if (typeof p.value === 'string') fields += `,text=${escape.quoted(p.value)}`;
-  else if (p.value !== null) {
-    const n = Number(p.value);
-    if (!Number.isFinite(n)) throw new Error(`invalid float value for field 'value': ${p.value}`);
+  return lineOf(cachedSeries(p), p.value, p.quality, p.ts);
+}
+
+/** A line of `series` (from `seriesOf`), for callers that keep the series text themselves. */
+export function lineOf(
+  series: string,
+  value: TagPoint['value'],
+  quality: string,
+  ts: number,
+): string {
+  let fields = QUALITY_FIELD[quality] ?? `quality=${escape.quoted(quality)}`;
+  if (typeof value === 'string') fields += `,text=${escape.quoted(value)}`;
+  else if (value !== null) {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new Error(`invalid float value for field 'value': ${value}`);
     fields += `,value=${n}`;
   }
-  return `${series(p)} ${fields} ${p.ts}`;
+  return `${series} ${fields} ${ts}`;
 }

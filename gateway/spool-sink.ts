@@ -171,6 +171,19 @@ export class SpoolSink<T> {
     for (const line of lines) batch.push(line);
     this.pendingLines += lines.length;
     this.added += lines.length;
+    this.armFlush();
+  }
+
+  /** `write` of one line, without an array for it. */
+  writeLine(line: string): void {
+    this.open.lines.push(line);
+    this.pendingLines += 1;
+    this.added += 1;
+    this.armFlush();
+  }
+
+  /** A point waits at most flushIntervalMs in the open batch. */
+  private armFlush(): void {
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
       this.closeBatch();
