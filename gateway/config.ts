@@ -46,7 +46,7 @@ export const influxSchema = z
       .min(1000)
       .default(200_000)
       .describe(
-        'Points held in memory until they are written or spooled; beyond, the oldest batches go to the spool at once',
+        'Points held in memory until they are written or spooled; beyond, the oldest batches go to the spool at once. With QoS 1 the gateway stops reading from the broker well before (at 4 x batchSize)',
       ),
     timeoutMs: z
       .int()
