@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Agent } from '../agent/agent.js';
 import { loadAgentConfig } from '../agent/config.js';
 import { errorMessage } from '../core/errors.js';
 import { createRootLogger } from '../core/logger.js';
@@ -34,6 +33,8 @@ export function registerAgent(program: Command): void {
     .action(async (opts: { config: string; statsInterval?: number }) => {
       const config = await loadAgentConfig(opts.config).catch(exitWithError);
       const log = createRootLogger({ level: config.log.level });
+      // Loaded here, not at the top: every other command (the gateway too) would carry it.
+      const { Agent } = await import('../agent/agent.js');
       const agent = new Agent(config, { log });
       await agent.start();
       // SIGHUP: re-read the config; a config that does not validate is refused and the old one runs on.
