@@ -184,7 +184,7 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
   const started = Date.now();
   const roots = normalizeRoots(options.roots.length ? options.roots : [process.cwd()]);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const cache = HashCache.open(options.cacheFile);
+  const cache = HashCache.open(options.cacheFile, roots);
   const pool = new HashPool(options.hashWorkers ?? Math.min(4, availableParallelism()));
   let projects: Project[];
   let walker: TreeWalker;
@@ -200,7 +200,7 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
     for (const root of roots) await walker.walk(root);
     await walker.finish();
     projects = await finishAll(walker.drafts);
-    cache.save(roots);
+    cache.save();
   } finally {
     cache.close();
     await pool.close();
