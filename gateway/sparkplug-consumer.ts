@@ -29,7 +29,7 @@ import {
   type SparkplugTopic,
 } from '../protocols/mqtt/sparkplug.js';
 import type { Quality, TagValue } from '../protocols/types.js';
-import type { TagPoint } from './points.js';
+import { seriesOf, type TagPoint } from './points.js';
 
 export const NO_BIRTH = 'sparkplug-no-birth';
 export const UNKNOWN_ALIAS = 'sparkplug-unknown-alias';
@@ -38,6 +38,8 @@ export const DEFAULT_REBIRTH_INTERVAL_MS = 10_000;
 interface MetricDef {
   name: string;
   type?: DataType;
+  /** Asset, tag and series text of its points, made at its first point (see `point`). */
+  target?: { asset: string; tag: string; series: string };
 }
 
 interface DeviceState {
@@ -140,7 +142,7 @@ export class SparkplugConsumer {
         node.devices.set(device, state);
         for (const m of payload.metrics)
           if (m.name !== undefined)
-            result.points.push(this.point(topic, device, m.name, m, payload));
+            result.points.push(this.point(topic, device, state.byName.get(m.name)!, m, payload));
         return result;
       }
       case 'DDEATH':
@@ -168,7 +170,7 @@ export class SparkplugConsumer {
             unknown.push(m.alias !== undefined ? `alias ${m.alias}` : (m.name ?? '(unnamed)'));
             continue;
           }
-          result.points.push(this.point(topic, device, def.name, m, payload));
+          result.points.push(this.point(topic, device, def, m, payload));
         }
         if (unknown.length > 0) {
           result.problems.push({
@@ -182,30 +184,38 @@ export class SparkplugConsumer {
     }
   }
 
+  /** A point of `def`; its asset, tag and series text are worked out once per metric. */
   private point(
     topic: SparkplugTopic,
     device: string,
-    name: string,
+    def: MetricDef,
     m: DecodedMetric,
     payload: DecodedPayload,
   ): TagPoint {
-    const slash = name.indexOf('/');
-    const [asset, tag] =
-      slash > 0 && slash < name.length - 1
-        ? [name.slice(0, slash), name.slice(slash + 1)]
-        : [device, name];
+    let target = def.target;
+    if (!target) {
+      const { name } = def;
+      const slash = name.indexOf('/');
+      const [asset, tag] =
+        slash > 0 && slash < name.length - 1
+          ? [name.slice(0, slash), name.slice(slash + 1)]
+          : [device, name];
+      const tags = { site: topic.group, area: '', line: '', asset, tag, node: topic.edgeNode };
+      target = def.target = { asset, tag, series: seriesOf(tags) };
+    }
     const value = tagValue(m.value);
     const q = metricQuality(m);
     return {
       site: topic.group,
       area: '',
       line: '',
-      asset,
-      tag,
+      asset: target.asset,
+      tag: target.tag,
       node: topic.edgeNode,
       value,
       quality: value === null ? 'bad' : q,
       ts: m.timestamp ?? payload.timestamp ?? this.now(),
+      series: target.series,
     };
   }
 
