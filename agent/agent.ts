@@ -28,7 +28,11 @@ import {
 } from './config.js';
 import { startHealthServer, type HealthServer } from '../core/http-server.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
-import { agentScanOptions, InventoryPublisher } from './inventory-publisher.js';
+import {
+  agentScanOptions,
+  InventoryPublisher,
+  type InventoryStats,
+} from './inventory-publisher.js';
 import { MqttWriteHandler } from './mqtt-writes.js';
 import { encodeSamples, finalizeSparkplug, type StoredSample } from './sparkplug-records.js';
 import { SparkplugSession, type SparkplugSample } from './sparkplug-session.js';
@@ -96,6 +100,8 @@ export interface AgentHealth {
   reloads: { applied: number; rejected: number };
   writes: { enabled: boolean; accepted: number; refused: number; failed: number };
   resources?: ResourceReport;
+  /** Inventory scans published and failed (inventory.enabled). */
+  inventory?: InventoryStats;
   lastError?: { message: string; at: number };
 }
 
@@ -366,6 +372,7 @@ export class Agent {
         ...(this.writes?.stats ?? { accepted: 0, refused: 0, failed: 0 }),
       },
       ...(resources ? { resources } : {}),
+      ...(this.inventory ? { inventory: { ...this.inventory.stats } } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };
   }

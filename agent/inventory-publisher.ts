@@ -38,7 +38,14 @@ const AGENT_SLICE_MS = 5;
 /** One core hashes; the other stays for polling (a Raspberry Pi has four, a small PC two). */
 const AGENT_HASH_WORKERS = 1;
 
-export type InventoryConfig = AgentConfig['inventory'];
+/** What the agent's health says about its inventory. */
+export interface InventoryStats {
+  published: number;
+  failed: number;
+  /** Size of the last report sent, bytes (gzip when compressed). */
+  lastBytes?: number;
+  lastError?: string;
+}
 
 /** The scan options of an agent's `inventory:` section; roots that do not exist are skipped. */
 export function agentScanOptions(config: AgentConfig): ScanOptions & { site: string } {
@@ -65,12 +72,7 @@ export class InventoryPublisher {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private readonly abort = new AbortController();
-  readonly stats = {
-    published: 0,
-    failed: 0,
-    lastBytes: 0,
-    lastError: undefined as string | undefined,
-  };
+  readonly stats: InventoryStats = { published: 0, failed: 0 };
 
   constructor(
     private readonly options: ScanOptions & { site: string; intervalHours: number },

@@ -137,6 +137,7 @@ beforeAll(async () => {
         tags: [{ name: 'motor_speed', address: 'hr:100' }],
       },
     ],
+    health: { port: 0, publishIntervalMs: 1000 },
     inventory: {
       enabled: true,
       roots: [roots.b, join(tmp, 'does-not-exist')],
@@ -197,8 +198,21 @@ describe('fleet twin: two nodes → Mosquitto → gateway twin store → audit, 
     client.on('message', (topic, payload) => payloads.set(topic, payload));
     await client.subscribeAsync(`factorylm/${SITE}/_nodes/+/inventory`);
     await waitFor('both retained inventories', () => payloads.size === 2);
+    // The agent's health says what its inventory did.
+    await client.subscribeAsync(`factorylm/${SITE}/_nodes/edge-02/health`);
+    const health = await waitFor('agent health', () => {
+      const h = payloads.get(`factorylm/${SITE}/_nodes/edge-02/health`);
+      return h && (JSON.parse(h.toString()) as { inventory?: object }).inventory;
+    });
+    expect(health).toEqual({
+      published: 1,
+      failed: 0,
+      lastBytes: payloads.get(`factorylm/${SITE}/_nodes/edge-02/inventory`)!.length,
+    });
     await client.endAsync();
-    for (const [topic, payload] of payloads) {
+    for (const node of ['edge-01', 'edge-02']) {
+      const topic = `factorylm/${SITE}/_nodes/${node}/inventory`;
+      const payload = payloads.get(topic)!;
       expect(isGzip(payload), topic).toBe(true);
       const decoded = decodeReport(payload);
       expect(decoded.ok).toBe(true);
