@@ -1,0 +1,216 @@
+/**
+ * OPC UA benchmark. The OPC UA simulator in synthetic mode (its own process: N Double variables
+ * all changing at R Hz), the real agent CLI subscribed to every one of them (its own process,
+ * measured from /proc) and a real Mosquitto the agent publishes to (asset-batch mode, QoS 1).
+ *
+ *   1. Steady state: notifications/s the agent takes in (its /health samples.read), agent
+ *      CPU-seconds per million notifications, agent RSS (current and peak), simulator CPU.
+ *   2. Server restart (SIGUSR2: the simulator drops every session and connection, rebuilds its
+ *      address space and serves again): time from "serving again" to notifications flowing.
+ *
+ *   npm run bench:opcua     (about a minute)
+ *
+ * BENCH_VARIABLES (10000), BENCH_RATE_HZ (10), BENCH_SECONDS (20) of measurement;
+ * BENCH_AGENT_NODE_OPTIONS passes V8 flags to the agent (e.g. --max-semi-space-size=4).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { packageVersion } from '../core/package-info.js';
+import { freePort, startCli, type Running } from '../test/support/processes.js';
+import { startMosquitto } from '../test/support/services.js';
+import { waitFor } from '../test/support/wait.js';
+
+const VARIABLES = Number(process.env.BENCH_VARIABLES ?? 10_000);
+const RATE_HZ = Number(process.env.BENCH_RATE_HZ ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const WARMUP_MS = 5_000;
+/** Clock ticks per second of /proc/<pid>/stat. */
+const TICKS = 100;
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) / 1024;
+}
+
+interface Health {
+  samples: { read: number; published: number };
+  devices: { status: string }[];
+  resources?: { heapUsedMb: number };
+}
+
+function health(port: number): Promise<Health> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/health' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(JSON.parse(body) as Health));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+function version(name: string): string {
+  return (
+    JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')) as { version: string }
+  ).version;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'factorylm-bench-opcua-'));
+  const broker = await startMosquitto();
+  const simPort = await freePort();
+  const healthPort = await freePort();
+  const running: Running[] = [];
+  try {
+    const sim = startCli([
+      'sim',
+      'opcua',
+      '--port',
+      String(simPort),
+      '--synthetic',
+      String(VARIABLES),
+      '--rate',
+      String(RATE_HZ),
+      '--pki',
+      join(dir, 'sim-pki'),
+      '--restart-down',
+      '500',
+    ]);
+    running.push(sim);
+    await sim.waitForOutput(/OPC UA simulator on/, 60_000);
+    const config = join(dir, 'agent.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        site: 'bench',
+        area: 'opcua',
+        line: 'line1',
+        node: 'bench-opcua',
+        mqtt: { url: broker.url },
+        publish: { mode: 'asset' },
+        outbox: { path: join(dir, 'outbox.db') },
+        health: { port: healthPort, publishIntervalMs: 0 },
+        devices: [
+          {
+            name: 'synthetic',
+            protocol: 'opcua',
+            endpoint: `opc.tcp://127.0.0.1:${simPort}`,
+            asset: 'synthetic',
+            pollIntervalMs: 100,
+            publishingIntervalMs: 100,
+            // Reported on change: the server samples on every write (no sampling timers).
+            samplingIntervalMs: 0,
+            queueSize: 2,
+            tags: Array.from({ length: VARIABLES }, (_, i) => {
+              const name = `Tag${String(i + 1).padStart(5, '0')}`;
+              return { name, node: `ns=2;s=Synthetic.${name}` };
+            }),
+          },
+        ],
+      }),
+    );
+    const agent = startCli(['agent', '--config', config], {
+      LOG_LEVEL: 'warn',
+      NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS ?? '',
+    });
+    running.push(agent);
+    const agentPid = agent.child.pid!;
+    const simPid = sim.child.pid!;
+    const subscribedAt = Date.now();
+    await waitFor(
+      'notifications flowing',
+      async () => ((await health(healthPort).catch(() => undefined))?.samples.read ?? 0) > 0,
+      120_000,
+      200,
+    );
+    const setupMs = Date.now() - subscribedAt;
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+
+    const h0 = await health(healthPort);
+    const a0 = cpuSeconds(agentPid);
+    const s0 = cpuSeconds(simPid);
+    const t0 = performance.now();
+    let rssMax = 0;
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await new Promise((r) => setTimeout(r, 500));
+      rssMax = Math.max(rssMax, memoryMb(agentPid, 'VmRSS'));
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const h1 = await health(healthPort);
+    const agentCpu = cpuSeconds(agentPid) - a0;
+    const simCpu = cpuSeconds(simPid) - s0;
+    const notifications = h1.samples.read - h0.samples.read;
+    const published = h1.samples.published - h0.samples.published;
+
+    // Server restart: every session and subscription is gone; the agent must rebuild them.
+    const outputBefore = sim.output().length;
+    sim.child.kill('SIGUSR2');
+    await waitFor('the agent to see the server gone', async () => {
+      const h = await health(healthPort);
+      return h.devices[0]!.status !== 'connected';
+    });
+    await waitFor(
+      'the server back',
+      () => /serving again/.test(sim.output().slice(outputBefore)),
+      60_000,
+      20,
+    );
+    const backAt = Date.now();
+    const mark = (await health(healthPort)).samples.read;
+    await waitFor(
+      'notifications again',
+      async () => {
+        const h = await health(healthPort);
+        return h.devices[0]!.status === 'connected' && h.samples.read > mark + VARIABLES;
+      },
+      60_000,
+      50,
+    );
+    const reconnectMs = Date.now() - backAt;
+
+    const rows: [string, string][] = [
+      [
+        'monitored items',
+        `${VARIABLES} changing at ${RATE_HZ} Hz (offered ${VARIABLES * RATE_HZ}/s)`,
+      ],
+      ['subscription set-up (start to first data)', `${(setupMs / 1000).toFixed(1)} s`],
+      ['notifications/s handled by the agent', (notifications / elapsed).toFixed(0)],
+      ['samples/s published to Mosquitto (asset batch, QoS 1)', (published / elapsed).toFixed(0)],
+      ['agent CPU, % of one core', ((agentCpu / elapsed) * 100).toFixed(0)],
+      [
+        'agent CPU-seconds per million notifications',
+        ((agentCpu / notifications) * 1e6).toFixed(2),
+      ],
+      [
+        'agent RSS now / peak in window / peak ever (MB)',
+        `${memoryMb(agentPid, 'VmRSS').toFixed(0)} / ${rssMax.toFixed(0)} / ${memoryMb(agentPid, 'VmHWM').toFixed(0)}`,
+      ],
+      ['agent V8 heap used (MB)', String(h1.resources?.heapUsedMb ?? '?')],
+      ['simulator CPU, % of one core', ((simCpu / elapsed) * 100).toFixed(0)],
+      ['simulator RSS (MB)', memoryMb(simPid, 'VmRSS').toFixed(0)],
+      ['reconnect: server back → notifications flowing', `${(reconnectMs / 1000).toFixed(2)} s`],
+      [
+        'versions',
+        `node ${process.version}, node-opcua ${version('node-opcua')}, mqtt ${version('mqtt')}, factorylm-edge ${packageVersion()}`,
+      ],
+    ];
+    const width = Math.max(...rows.map((r) => r[0].length));
+    console.log(`\nOPC UA benchmark (${SECONDS} s window)`);
+    for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+  } finally {
+    for (const r of running.reverse()) await r.stop();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
