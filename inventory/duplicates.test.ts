@@ -110,6 +110,21 @@ describe('findDuplicates', () => {
     }
   });
 
+  it.each([
+    ['same name on another node: another version, kept', 'b:/srv/app', 'app', 'KEEP'],
+    ['another name on another node: a fork', 'b:/srv/app-old', 'app-old', 'ARCHIVE'],
+    ['same name on the same node: a fork', 'a:/backup/app', 'app', 'ARCHIVE'],
+  ])('%s', (_name, id, name, action) => {
+    const d = findDuplicates(
+      [
+        view('a:/opt/app', { name: 'app', entries: entries(10), modifiedAt: 1 }),
+        view(id, { name, entries: entries(10, 2) }),
+      ],
+      0.6,
+    );
+    expect(d.kill.find((k) => k.id === id)?.action).toBe(action);
+  });
+
   it('compares a fork with the source of an exact group, not with its copies', () => {
     const base = entries(10);
     const d = findDuplicates(

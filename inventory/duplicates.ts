@@ -60,6 +60,16 @@ function verdict(p: ProjectView, otherwise: [Action, string]): [Action, string] 
   return otherwise;
 }
 
+/**
+ * A fork is archived, except the same project on another node: that is a deployment at another
+ * version, which is drift (reported as such), not a copy to clean up.
+ */
+function forkAction(p: ProjectView, source: ProjectView, f: Fork): [Action, string] {
+  if (p.node !== source.node && p.name.toLowerCase() === source.name.toLowerCase())
+    return ['KEEP', `${p.name} deployed at another version than ${source.id}: see drift`];
+  return ['ARCHIVE', `fork of ${source.id}: ${forkSummary(f)}`];
+}
+
 function forkSummary(f: Fork): string {
   return `${f.changed.length} changed, ${f.added.length} added, ${f.removed.length} removed`;
 }
@@ -131,10 +141,7 @@ export function findDuplicates(views: ProjectView[], threshold: number): Duplica
       const c = compareEntries(source.entries, p.entries);
       const fork: Fork = { source: source.id, fork: p.id, ...c };
       forks.push(fork);
-      rows.set(
-        p.id,
-        row(p, ...verdict(p, ['ARCHIVE', `fork of ${source.id}: ${forkSummary(fork)}`])),
-      );
+      rows.set(p.id, row(p, ...verdict(p, forkAction(p, source, fork))));
     }
   }
 
