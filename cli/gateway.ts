@@ -61,7 +61,8 @@ export function registerGateway(program: Command): void {
         http = new GatewayHttp(config.http, config.name, gateway, log.child({ component: 'http' }));
         await http.start().catch(exitWithError);
       }
-      await gateway.start();
+      // A twin.fleet file that is missing or invalid stops the start with its error.
+      await gateway.start().catch(exitWithError);
       await runUntilSignal(log, async () => {
         await http?.stop();
         await gateway.stop();

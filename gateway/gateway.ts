@@ -139,7 +139,7 @@ export class Gateway {
         path: config.twin.path ?? defaultTwinPath(config.name),
         historyPerNode: config.twin.historyPerNode,
         forkThreshold: config.twin.forkThreshold / 100,
-        ...(config.twin.fleet ? { fleet: await loadFleet(config.twin.fleet) } : {}),
+        ...(config.twin.fleet ? { fleet: await loadFleet(config.twin.fleet, 'twin.fleet') } : {}),
       });
     // A persistent session under a fixed client id is what makes a crash lossless: the broker
     // redelivers the messages whose PUBACK was held (points not yet durable) and queues what

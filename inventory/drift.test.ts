@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { view } from '../test/support/project-view.js';
 import { driftBetweenNodes, driftFromFleet } from './drift.js';
-import { desiredState, parseFleet } from './fleet.js';
+import { desiredState, loadFleet, parseFleet } from './fleet.js';
 
 const nodes = new Set(['edge-01', 'edge-02']);
 const fleetViews = [
@@ -65,6 +65,12 @@ describe('drift from fleet.yaml', () => {
       { node: 'edge-02', project: 'plc', version: '1.3.0' },
     ]);
     expect(driftFromFleet(fleetViews, desiredState(fleet), nodes)).toEqual([]);
+  });
+
+  it('says which setting named a fleet file that is not there', async () => {
+    await expect(loadFleet('/nonexistent/fleet.yaml', 'twin.fleet')).rejects.toThrow(
+      'fleet file not found (twin.fleet)',
+    );
   });
 
   it('names the YAML path of a bad commit id', () => {

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
 import { loadConfigFile, parseConfigText } from '../core/config/load.js';
 
 const want = {
@@ -61,7 +63,10 @@ export function desiredState(fleet: Fleet): Desired[] {
   return out;
 }
 
-export function loadFleet(file: string): Promise<Fleet> {
+/** Reads and validates a fleet.yaml; `referencedBy` (`--fleet`, `twin.fleet`) names it in errors. */
+export async function loadFleet(file: string, referencedBy = '--fleet'): Promise<Fleet> {
+  if (!existsSync(file))
+    throw new ConfigError(file, [{ path: '', message: `fleet file not found (${referencedBy})` }]);
   return loadConfigFile(file, fleetSchema, process.env);
 }
 
