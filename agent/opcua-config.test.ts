@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/errors.js';
 import { parseConfigText } from '../core/config/load.js';
-import { agentConfigSchema, type OpcuaDeviceConfig } from './config.js';
+import { agentConfigSchema, loadAgentConfig, type OpcuaDeviceConfig } from './config.js';
 
 type Doc = Record<string, unknown> & { devices: Record<string, unknown>[] };
 
@@ -43,6 +43,17 @@ function issuesOf(d: Doc): string[] {
 }
 
 describe('opcua device config', () => {
+  it('loads the shipped example', async () => {
+    const config = await loadAgentConfig('deploy/examples/opcua.yaml', {});
+    const device = config.devices[0] as OpcuaDeviceConfig;
+    expect(device).toMatchObject({ protocol: 'opcua', endpoint: 'opc.tcp://127.0.0.1:4840' });
+    expect(device.tags).toHaveLength(9);
+    expect(device.tags.find((t) => t.name === 'temperature')!.path).toBe(
+      '/Objects/Plant/Line1/Conveyor/Motor/Temperature',
+    );
+    expect(device.tags.filter((t) => t.writable).map((t) => t.name)).toEqual(['motor_running']);
+  });
+
   it('fills the defaults of a minimal device', () => {
     const device = parse(doc()).devices[0] as OpcuaDeviceConfig;
     expect(device).toMatchObject({

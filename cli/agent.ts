@@ -27,6 +27,9 @@ export function registerAgent(program: Command): void {
         'Writes: factorylm/<site>/_nodes/<node>/write/<asset>/<tag>, only with writes.enabled: true',
         'and writable: true on the tag; results on …/write-result/<asset>/<tag>.',
         'publish.output: sparkplug publishes Sparkplug B on spBv1.0/<group>/… instead.',
+        'OPC UA devices (protocol: opcua) are subscribed to or polled and reconnect by themselves;',
+        'the agent creates its OPC UA certificate in opcua-pki/ beside the outbox on first start and',
+        'logs the file the server operator must trust (deploy/README.md, "OPC UA certificates").',
       ].join('\n') +
         '\n\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml\n  kill -HUP $(pidof -s factorylm)   # after editing the config',
     )
