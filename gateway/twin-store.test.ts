@@ -2,52 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InventoryReport } from '../inventory/report.js';
+import { sampleReport } from '../test/support/sample-report.js';
 import { encodeReport } from '../inventory/transport.js';
 import { TwinStore } from './twin-store.js';
 
-function report(node: string, scannedAt: number, fingerprint = 'f'): InventoryReport {
-  return {
-    schema: 1,
-    node: { name: node, hostname: node, os: 'Linux', arch: 'x64', version: '0.1.0' },
-    scannedAt,
-    durationMs: 1,
-    roots: ['/opt'],
-    maxFileBytes: 100,
-    projects: [
-      {
-        path: '/opt/app',
-        name: 'app',
-        kinds: ['python'],
-        files: 1,
-        bytes: 10,
-        languages: {},
-        fingerprint,
-        entries: [['main.py', 'h', 10]],
-        secrets: [],
-        tooLarge: 0,
-        unreadable: [],
-        modifiedAt: 0,
-      },
-    ],
-    services: [],
-    systemd: 'ok',
-    containers: [],
-    images: [],
-    docker: 'absent',
-    stats: {
-      files: 1,
-      bytes: 10,
-      hashed: 1,
-      cached: 0,
-      tooLarge: 0,
-      unreadable: 0,
-      ignored: 0,
-      symlinks: 0,
-      outsideProjects: 0,
-    },
-  };
-}
+const report = (node: string, scannedAt: number, fingerprint = 'f') =>
+  sampleReport(node, { scannedAt, fingerprint });
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import type { InventoryReport } from './report.js';
+import { sampleReport } from '../test/support/sample-report.js';
 import {
   COMPRESS_ABOVE_BYTES,
   contentType,
@@ -9,48 +9,7 @@ import {
   isGzip,
 } from './transport.js';
 
-function report(files: number): InventoryReport {
-  return {
-    schema: 1,
-    node: { name: 'edge-01', hostname: 'h', os: 'Linux', arch: 'x64', version: '0.1.0' },
-    scannedAt: 1,
-    durationMs: 2,
-    roots: ['/opt'],
-    maxFileBytes: 100,
-    projects: [
-      {
-        path: '/opt/a',
-        name: 'a',
-        kinds: ['scripts'],
-        files,
-        bytes: files,
-        languages: {},
-        fingerprint: 'f',
-        entries: Array.from({ length: files }, (_, i) => [`f${i}.py`, `${i}`.padStart(32, '0'), 1]),
-        secrets: [],
-        tooLarge: 0,
-        unreadable: [],
-        modifiedAt: 0,
-      },
-    ],
-    services: [],
-    systemd: 'ok',
-    containers: [],
-    images: [],
-    docker: 'absent',
-    stats: {
-      files,
-      bytes: files,
-      hashed: files,
-      cached: 0,
-      tooLarge: 0,
-      unreadable: 0,
-      ignored: 0,
-      symlinks: 0,
-      outsideProjects: 0,
-    },
-  };
-}
+const report = (files: number) => sampleReport('edge-01', { files });
 
 describe('inventory payloads', () => {
   it.each([

@@ -2,12 +2,13 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditResult } from '../inventory/audit.js';
 import type { HistoryRow } from '../gateway/twin-store.js';
 import { decodeReport, isGzip } from '../inventory/transport.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
+import { launchChromium } from './support/chromium.js';
 import { SECRET, writeUnit } from './support/inventory-fixture.js';
 import { startGateway, startSimulator, writeConfig } from './support/pipeline.js';
 import { runCli, startCli, type Running } from './support/processes.js';
@@ -150,19 +151,7 @@ beforeAll(async () => {
   await agent.waitForOutput(/"msg":"inventory published"/);
 
   profile = mkdtempSync(join(tmpdir(), 'factorylm-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromium(profile);
 });
 
 afterAll(async () => {
