@@ -228,6 +228,8 @@ export function createClient(options: ConnectionOptions): OPCUAClient {
     // carry their own keep-alive (watched by the device source), and a dead socket closes.
     keepSessionAlive: false,
     transportTimeout: options.connectTimeoutMs,
+    // A request without an answer fails after this long instead of node-opcua's default minute.
+    defaultTransactionTimeout: options.connectTimeoutMs,
   });
 }
 

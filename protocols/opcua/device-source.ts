@@ -94,6 +94,7 @@ export class OpcuaDeviceSource implements TagSource {
   private queue: Reading[] = [];
   private live?: Live;
   private started = false;
+  private failedPolls = 0;
 
   constructor(
     options: Pick<OpcuaDeviceOptions, 'connection'> & Partial<OpcuaDeviceOptions>,
@@ -134,8 +135,11 @@ export class OpcuaDeviceSource implements TagSource {
     this.status.reconnects = Math.max(0, this.connection.status.sessions - 1);
     if (!session || !this.live) {
       this.queue = [];
-      const reason = this.connection.status.lastError ?? 'connecting';
-      this.status.lastError = this.connection.status.lastError;
+      const reason = this.connection.status.lastError;
+      this.status.lastError = reason;
+      // Still on the first attempt: nothing is known yet, so nothing is published (a burst of
+      // bad values at every agent start would only be noise on the dashboards).
+      if (reason === undefined) return [];
       return this.tags.map((t) => bad(t.id, `disconnected: ${reason}`, now));
     }
     this.status.lastError = undefined;
@@ -159,11 +163,15 @@ export class OpcuaDeviceSource implements TagSource {
           chunk.map((t) => ({ nodeId: live.nodeIds.get(t.id)!, attributeId: AttributeIds.Value })),
         );
         chunk.forEach((t, j) => out.push(this.reading(t.id, values[j]!)));
+        this.failedPolls = 0;
       } catch (err) {
         this.status.errors += 1;
         this.status.lastError = `read failed: ${errorMessage(err)}`;
         const now = Date.now();
         for (const t of chunk) out.push(bad(t.id, this.status.lastError, now));
+        // A server that stopped answering (no FIN, e.g. a cut cable): a poll-only device has
+        // no subscription keep-alive to notice it, so two failed polls in a row reconnect.
+        if (++this.failedPolls >= 2) this.connection.fail(this.status.lastError);
       }
     }
     return out;
@@ -222,6 +230,8 @@ export class OpcuaDeviceSource implements TagSource {
       byInterval.set(t.publishingIntervalMs, list);
     }
     for (const [interval, tags] of byInterval) {
+      // The session may have died meanwhile: do not build on it.
+      if (lost.aborted) return;
       const subscription = await session.createSubscription2({
         requestedPublishingInterval: interval,
         // Keep-alive at least every keepAliveMs/2, lifetime 3 keep-alives (the minimum allowed).
@@ -240,7 +250,7 @@ export class OpcuaDeviceSource implements TagSource {
       subscription.on('terminated', () =>
         this.connection.fail('the server terminated the subscription'),
       );
-      await this.monitor(subscription, tags, nodeIds);
+      await this.monitor(subscription, tags, nodeIds, lost);
     }
     const unresolved = Object.keys(this.status.unresolved).length;
     this.log.info(
@@ -282,6 +292,7 @@ export class OpcuaDeviceSource implements TagSource {
     subscription: ClientSubscription,
     tags: OpcuaTagSpec[],
     nodeIds: Map<string, NodeId>,
+    lost: AbortSignal,
   ): Promise<void> {
     const groups = new Map<string, OpcuaTagSpec[]>();
     for (const t of tags) {
@@ -293,6 +304,7 @@ export class OpcuaDeviceSource implements TagSource {
     for (const list of groups.values()) {
       const first = list[0]!;
       for (let i = 0; i < list.length; i += this.options.chunkSize) {
+        if (lost.aborted) return;
         const chunk = list.slice(i, i + this.options.chunkSize);
         const group = ClientMonitoredItemGroup.create(
           subscription,
@@ -322,8 +334,13 @@ export class OpcuaDeviceSource implements TagSource {
     const live = this.live;
     if (!live || live.subscriptions.length === 0) return;
     const silentMs = Date.now() - live.lastHeard;
-    // Twice the keep-alive period plus the longest publishing interval, then it is dead.
-    if (silentMs > 2 * this.options.keepAliveMs)
+    // The server promises a message (data or keep-alive) every publishing interval × keep-alive
+    // count, as it revised them; twice the longest of those, and at least 2 × keepAliveMs, passes
+    // in silence only when the server or the path to it is gone.
+    const promisedMs = Math.max(
+      ...live.subscriptions.map((s) => s.publishingInterval * s.maxKeepAliveCount),
+    );
+    if (silentMs > 2 * Math.max(this.options.keepAliveMs, promisedMs) + 1_000)
       this.connection.fail(
         `no data or keep-alive from the server for ${Math.round(silentMs / 1000)} s`,
       );
