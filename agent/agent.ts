@@ -271,8 +271,11 @@ export class Agent {
       name: d.name,
       metrics:
         d.protocol === 'opcua'
-          ? // An OPC UA node's type is known only once connected: declared a number here.
-            d.tags.map((t) => ({ name: `${t.asset ?? d.asset}/${t.name}`, type: 'number' }))
+          ? // A birth goes out before the server is read: the configured type, else a number.
+            d.tags.map((t) => ({
+              name: `${t.asset ?? d.asset}/${t.name}`,
+              type: t.type ?? 'number',
+            }))
           : d.tags.map((t) => ({
               name: `${t.asset ?? d.asset}/${t.name}`,
               type: tagKind(resolveTag('', t, d.byteOrder).format.type),

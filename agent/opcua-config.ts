@@ -69,6 +69,12 @@ export function opcuaDeviceSchema(
         .describe(
           'Browse path from the Root folder instead of a node id: /Objects/Plant/Line1/Speed (2:Name pins the namespace)',
         ),
+      type: z
+        .enum(['number', 'boolean', 'string'])
+        .optional()
+        .describe(
+          'Value type the node must deliver (a different one is published bad, saying so); declares the Sparkplug metric type, which a birth needs before the server is read (default number)',
+        ),
       mode: samplingFields.mode.optional().describe("Override the device's mode"),
       publishingIntervalMs: samplingFields.publishingIntervalMs.optional(),
       samplingIntervalMs: samplingFields.samplingIntervalMs.optional(),

@@ -16,6 +16,7 @@ export function createOpcuaSource(
   const tags: OpcuaTagSpec[] = device.tags.map((t) => ({
     id: `${t.asset ?? device.asset}/${t.name}`,
     ref: parseNodeRef(t),
+    ...(t.type ? { valueType: t.type } : {}),
     mode: t.mode ?? device.mode,
     publishingIntervalMs: t.publishingIntervalMs ?? device.publishingIntervalMs,
     samplingIntervalMs: t.samplingIntervalMs ?? device.samplingIntervalMs,

@@ -85,7 +85,14 @@ describe('OPC UA through the agent CLI', () => {
       mqtt: { url: broker.url },
       writes: { enabled: true },
       devices: [
-        { ...device, pollIntervalMs: 200, publishingIntervalMs: 200, samplingIntervalMs: 100 },
+        {
+          ...device,
+          pollIntervalMs: 200,
+          publishingIntervalMs: 200,
+          samplingIntervalMs: 100,
+          // A silent server is declared dead after about 5 s (see the SIGSTOP test).
+          keepAliveMs: 2000,
+        },
       ],
     });
     agent = startCli(['agent', '--config', file], { LOG_LEVEL: 'info' });
@@ -139,4 +146,26 @@ describe('OPC UA through the agent CLI', () => {
     for (const ms of resumeMs) expect(ms).toBeLessThan(5_000);
     expect(agent.output().match(/OPC UA session re-established/g)).toHaveLength(5);
   }, 90_000);
+
+  it('a frozen server (SIGSTOP: the socket stays open, nothing answers, as on a silent network cut) is noticed by the keep-alive watchdog, and data resumes after SIGCONT', async () => {
+    const frozenAt = Date.now();
+    sim.child.kill('SIGSTOP');
+    try {
+      await waitFor(
+        'the agent to publish quality bad',
+        () => published('Conveyor/Pressure', frozenAt).some((m) => m.payload.q === 'bad'),
+        15_000,
+      );
+      expect(Date.now() - frozenAt).toBeLessThan(10_000);
+      expect(agent.output()).toMatch(/no data or keep-alive from the server for \d+ s/);
+    } finally {
+      sim.child.kill('SIGCONT');
+    }
+    const thawedAt = Date.now();
+    await waitFor(
+      'good data again',
+      () => published('Conveyor/Pressure', thawedAt).some((m) => m.payload.q === 'good'),
+      20_000,
+    );
+  }, 60_000);
 });

@@ -142,9 +142,15 @@ describe('subscriptions', () => {
         ref: parseNodeRef({ path: '/Objects/Plant/Line1/Conveyor/Pressure' }),
       },
       tag('missing', 'ns=2;s=Line1.Nope'),
+      tag('typed', SPEED, { valueType: 'boolean' }),
     ]);
-    const all = await collect(s, good('pressure'));
+    const all = await collect(s, (rs) => good('pressure')(rs) && rs.some((r) => r.id === 'typed'));
     expect(all.find((r) => r.id === 'pressure' && r.quality === 'good')!.value).toBeGreaterThan(50);
+    // The config says boolean, the node holds a Double: published bad, saying so.
+    expect(all.find((r) => r.id === 'typed')).toMatchObject({
+      quality: 'bad',
+      reason: 'type mismatch: the node holds a Double, the config says boolean',
+    });
     expect(
       all.find(
         (r) => r.id === 'missing' && r.reason !== undefined && !/disconnected/.test(r.reason),

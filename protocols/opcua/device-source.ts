@@ -32,6 +32,8 @@ export interface OpcuaTagSpec {
   queueSize: number;
   /** Server-side data-change filter; percent needs the node's EURange. */
   deadband?: { type: 'absolute' | 'percent'; value: number };
+  /** The value type the config expects; another one is a bad reading that says so. */
+  valueType?: 'number' | 'boolean' | 'string';
 }
 
 export interface OpcuaDeviceOptions {
@@ -187,6 +189,13 @@ export class OpcuaDeviceSource implements TagSource {
     const converted = fromVariant(variant.dataType, variant.value, variant.arrayType);
     if (converted.value === null)
       return bad(id, converted.reason ?? status.reason ?? 'no value', ts);
+    const expected = this.byId.get(id)?.valueType;
+    if (expected !== undefined && typeof converted.value !== expected)
+      return bad(
+        id,
+        `type mismatch: the node holds a ${DataType[variant.dataType]}, the config says ${expected}`,
+        ts,
+      );
     const r: Reading = { id, value: converted.value, quality: status.quality, ts };
     if (status.reason) r.reason = status.reason;
     return r;

@@ -64,11 +64,11 @@ describe('tagEntries', () => {
   ];
 
   it('names tags after variables, assets after their parent, and resolves collisions', () => {
-    expect(tagEntries(tree, 'plc').map((e) => [e.asset, e.name, e.node])).toEqual([
-      ['Conveyor', 'Speed', 'ns=2;s=C.Speed'],
-      ['Motor', 'Speed', 'ns=2;s=C.M.Speed'],
-      ['Motor', 'Running', 'ns=2;s=C.M.Running'],
-      ['Motor', 'Plant_Speed', 'ns=2;s=P.M.Speed'],
+    expect(tagEntries(tree, 'plc').map((e) => [e.asset, e.name, e.node, e.type])).toEqual([
+      ['Conveyor', 'Speed', 'ns=2;s=C.Speed', 'number'],
+      ['Motor', 'Speed', 'ns=2;s=C.M.Speed', 'number'],
+      ['Motor', 'Running', 'ns=2;s=C.M.Running', 'boolean'],
+      ['Motor', 'Plant_Speed', 'ns=2;s=P.M.Speed', 'number'],
     ]);
   });
 
@@ -79,6 +79,17 @@ describe('tagEntries', () => {
     );
   });
 
+  it.each([
+    ['String', 'string'],
+    ['LocalizedText', 'string'],
+    ['UInt16', 'number'],
+    ['Int64', 'number'],
+    ['ExtensionObject', undefined],
+    ['Null', undefined],
+  ])('a %s variable gets type %s', (dataType, type) => {
+    expect(tagEntries([variable(['X'], 'i=1', dataType)], 'plc')[0]!.type).toBe(type);
+  });
+
   it('uses the default asset for variables directly under the root', () => {
     expect(tagEntries([variable(['Speed'], 'i=1')], 'plc')[0]!.asset).toBe('plc');
   });
@@ -87,7 +98,13 @@ describe('tagEntries', () => {
 describe('deviceYaml', () => {
   it('is an agent devices entry with writes off', () => {
     const text = deviceYaml('opc.tcp://h:4840', 'plc1', [
-      { name: 'Speed', asset: 'Motor', node: 'ns=2;s=S', description: '/Motor/Speed (Double)' },
+      {
+        name: 'Speed',
+        asset: 'Motor',
+        node: 'ns=2;s=S',
+        type: 'number',
+        description: '/Motor/Speed (Double)',
+      },
     ]);
     expect(text).toMatch(/^# 1 variables browsed from opc\.tcp:\/\/h:4840/);
     expect(parse(text)).toEqual({
@@ -104,6 +121,7 @@ describe('deviceYaml', () => {
               name: 'Speed',
               asset: 'Motor',
               node: 'ns=2;s=S',
+              type: 'number',
               description: '/Motor/Speed (Double)',
             },
           ],

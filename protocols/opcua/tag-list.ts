@@ -6,7 +6,18 @@ export interface TagEntry {
   name: string;
   asset: string;
   node: string;
+  /** Omitted when the browsed value's type is not one a tag can carry. */
+  type?: 'number' | 'boolean' | 'string';
   description: string;
+}
+
+/** Built-in OPC UA types as tag value types. */
+function valueType(dataType: string | undefined): TagEntry['type'] {
+  if (dataType === 'Boolean') return 'boolean';
+  if (dataType === 'String' || dataType === 'LocalizedText') return 'string';
+  if (dataType !== undefined && /^(S?Byte|U?Int(16|32|64)|Float|Double|DateTime)$/.test(dataType))
+    return 'number';
+  return undefined;
 }
 
 /** A topic level may hold letters, digits, `_`, `.`, `-`; anything else becomes `_`. */
@@ -33,10 +44,12 @@ export function tagEntries(nodes: readonly BrowsedNode[], defaultAsset: string):
         name = `${topicSafe(parents.at(-2)!.name)}_${name}`;
       for (let i = 2; taken.has(`${asset}/${name}`); i++) name = `${topicSafe(node.name)}_${i}`;
       taken.add(`${asset}/${name}`);
+      const type = valueType(node.dataType);
       out.push({
         name,
         asset,
         node: node.nodeId,
+        ...(type ? { type } : {}),
         description: `/${node.path.join('/')} (${node.dataType ?? 'unknown type'}${node.writable ? ', writable on the server' : ''})`,
       });
       return;
@@ -69,6 +82,7 @@ export function deviceYaml(
             name: e.name,
             asset: e.asset,
             node: e.node,
+            ...(e.type ? { type: e.type } : {}),
             description: e.description,
           })),
         },
