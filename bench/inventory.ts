@@ -15,7 +15,15 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +43,8 @@ interface ChildResult {
   exactGroups: number;
   copies: number;
   maxRssMb: number;
+  /** User + system CPU of the whole child (all threads), seconds. */
+  cpuSec: number;
 }
 
 /** Child mode: one scan and audit in a fresh process, result as JSON on stdout. */
@@ -53,6 +63,7 @@ async function child(root: string, cacheFile: string): Promise<void> {
     exactGroups: twin.summary.exactGroups,
     copies: twin.summary.toDelete,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
+    cpuSec: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   };
   process.stdout.write(JSON.stringify(result));
 }
@@ -125,12 +136,29 @@ function jdupes(): string {
   return 'jdupes';
 }
 
-function timeJdupes(bin: string, root: string): { ms: number; sets: number } {
+/**
+ * jdupes's wall time, duplicate sets and CPU time. The CPU comes from the shell that ran it: a
+ * process's /proc/<pid>/stat counts its waited-for children's user and system ticks.
+ */
+function timeJdupes(
+  bin: string,
+  root: string,
+  out: string,
+): { ms: number; sets: number; cpuSec: number } {
   const t0 = performance.now();
-  const r = spawnSync(bin, ['-r', '-q', root], { encoding: 'utf8', maxBuffer: 1024 ** 3 });
+  const r = spawnSync('sh', ['-c', `"$0" -r -q "$1" > "$2" && cat /proc/$$/stat`, bin, root, out], {
+    encoding: 'utf8',
+  });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`jdupes failed: ${r.stderr}`);
-  return { ms, sets: r.stdout.split('\n\n').filter((s) => s.trim()).length };
+  // Fields after the command name: cutime and cstime are the 14th and 15th (stat fields 16, 17).
+  const fields = r.stdout.slice(r.stdout.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  const tickHz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  const sets = readFileSync(out, 'utf8')
+    .split('\n\n')
+    .filter((x) => x.trim()).length;
+  return { ms, sets, cpuSec: ticks / tickHz };
 }
 
 async function main(): Promise<void> {
@@ -161,7 +189,7 @@ async function main(): Promise<void> {
     execFileSync('sync');
     const cache = join(dir, 'cache.db');
     const first = runChild(root, cache);
-    const jd = timeJdupes(bin, root);
+    const jd = timeJdupes(bin, root, join(dir, 'jdupes.txt'));
     const again = runChild(root, cache);
     t = performance.now();
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -171,11 +199,11 @@ async function main(): Promise<void> {
       [
         `scan + duplicate detection: ${s(firstMs)} (scan ${s(first.scanMs)}, audit ${s(first.auditMs)}), ` +
           `${formatCount(first.files / (firstMs / 1000))} files/s, ${formatCount(bytes / 1e6 / (firstMs / 1000))} MB/s, ` +
-          `peak RSS ${first.maxRssMb.toFixed(0)} MB; ${formatCount(first.hashed)} files hashed, ` +
+          `CPU ${first.cpuSec.toFixed(2)} s, peak RSS ${first.maxRssMb.toFixed(0)} MB; ${formatCount(first.hashed)} files hashed, ` +
           `${first.exactGroups} duplicate sets, ${first.copies} copies to delete`,
-        `jdupes -r: ${s(jd.ms)} (${jd.sets} duplicate sets of files)`,
+        `jdupes -r: ${s(jd.ms)}, CPU ${jd.cpuSec.toFixed(2)} s (${jd.sets} duplicate sets of files)`,
         `re-scan (cache): ${s(againMs)}, ${formatCount(again.cached)} files from the cache, ` +
-          `${formatCount(again.hashed)} read; peak RSS ${again.maxRssMb.toFixed(0)} MB`,
+          `${formatCount(again.hashed)} read; CPU ${again.cpuSec.toFixed(2)} s, peak RSS ${again.maxRssMb.toFixed(0)} MB`,
         `targets: scan ≤ jdupes: ${firstMs <= jd.ms ? 'met' : 'NOT met'} (${(firstMs / jd.ms).toFixed(2)}× jdupes); ` +
           `re-scan ≥ 10× faster: ${firstMs / againMs >= 10 ? 'met' : 'NOT met'} (${(firstMs / againMs).toFixed(1)}×)`,
       ].join('\n'),

@@ -53,6 +53,11 @@ export class HashCache {
     return new HashCache(db, roots);
   }
 
+  /** Whether the cache knows this path (then a stat tells whether its hash still holds). */
+  has(path: string): boolean {
+    return this.entries.has(path);
+  }
+
   /** The cached hash when the file looks unchanged. */
   get(path: string, size: number, mtimeMs: number, ino: number): string | undefined {
     const c = this.entries.get(path);

@@ -13,7 +13,7 @@ export const HASH_HEX = 32;
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { closeSync, constants, openSync, readSync } = require('node:fs');
+const { closeSync, constants, lstatSync, openSync, readSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const buffer = Buffer.allocUnsafe(${CHUNK});
@@ -31,23 +31,37 @@ function hashFile(path) {
     closeSync(fd);
   }
 }
-parentPort.on('message', ({ id, paths }) => {
-  const results = paths.map((path) => {
-    try {
-      return hashFile(path);
-    } catch (err) {
-      return { error: err.code || String(err) };
-    }
-  });
-  parentPort.postMessage({ id, results });
+function visit(path, maxBytes) {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st) return { error: 'vanished during the scan' };
+  const out = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+  if (!st.isFile()) return { ...out, size: 0, error: 'not a regular file' };
+  if (st.size > maxBytes) return out;
+  try {
+    return { ...out, hash: hashFile(path) };
+  } catch (err) {
+    return { ...out, error: err.code || String(err) };
+  }
+}
+parentPort.on('message', ({ id, paths, maxBytes }) => {
+  parentPort.postMessage({ id, results: paths.map((path) => visit(path, maxBytes)) });
 });
 `;
 
-/** A file's hash, or why it could not be read (an errno code such as EACCES). */
-export type HashResult = string | { error: string };
+/**
+ * What a worker found of one file: its stat, and its hash when it was read. No hash and no
+ * error: larger than the cap, not read. No size: it vanished.
+ */
+export interface HashResult {
+  size?: number;
+  mtimeMs: number;
+  ino: number;
+  hash?: string;
+  error?: string;
+}
 
 /**
- * Worker threads that read and hash files, so hashing uses every core and never blocks the
+ * Worker threads that stat, read and hash files, so hashing uses every core and never blocks the
  * caller's event loop (the agent polls PLCs while it scans). Batches go to the worker with the
  * fewest outstanding.
  */
@@ -77,14 +91,15 @@ export class HashPool {
     }
   }
 
-  hash(paths: string[]): Promise<HashResult[]> {
+  /** Stats, and hashes those not larger than `maxBytes`. */
+  hash(paths: string[], maxBytes: number): Promise<HashResult[]> {
     if (this.workers.length === 0) this.start();
     const slot = this.workers.reduce((a, b) => (b.pending < a.pending ? b : a));
     const id = this.nextId++;
     slot.pending += 1;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, paths });
+      slot.worker.postMessage({ id, paths, maxBytes });
     });
   }
 

@@ -13,7 +13,7 @@ import {
   type IgnoreRules,
 } from './ignore.js';
 import type { HashCache } from './hash-cache.js';
-import { HASH_HEX, type HashPool } from './hash-pool.js';
+import { HASH_HEX, type HashPool, type HashResult } from './hash-pool.js';
 import { NODE_LOCKFILES } from './manifests.js';
 import type { FileEntry, InventoryReport, Project } from './report.js';
 
@@ -56,21 +56,17 @@ export interface ProjectDraft {
 
 export type WalkStats = InventoryReport['stats'];
 
-/** A file waiting for its hash from the pool. */
+/** A file waiting for the pool. */
 interface Pending {
   project: ProjectDraft;
   path: string;
-  entry: FileEntry;
-  mtimeMs: number;
-  ino: number;
 }
 
 /** Manifests above this size are not parsed (a generated requirements file can be huge). */
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 const MAX_IGNORE_FILE_BYTES = 64 * 1024;
 /** Files per batch sent to a hashing worker; few enough to spread, many enough to amortise. */
-const BATCH_FILES = 256;
-const BATCH_BYTES = 16 * 1024 * 1024;
+const BATCH_FILES = 128;
 /** Batches in flight: keeps every worker busy while bounding the paths held in memory. */
 const MAX_INFLIGHT = 8;
 
@@ -96,7 +92,6 @@ export class TreeWalker {
   };
   private sliceStart = performance.now();
   private batch: Pending[] = [];
-  private batchBytes = 0;
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly options: WalkOptions) {}
@@ -112,8 +107,6 @@ export class TreeWalker {
   async finish(): Promise<void> {
     this.dispatch();
     await Promise.all(this.inflight);
-    // Entries whose file could not be read were counted as unreadable; they have no hash.
-    for (const d of this.drafts) d.entries = d.entries.filter((e) => e[1] !== '');
   }
 
   private async pause(): Promise<void> {
@@ -159,7 +152,7 @@ export class TreeWalker {
         await this.file(project, path, d.name, dir === project.path);
       } else {
         // FIFOs, sockets and devices: opening one could block or have side effects.
-        this.count(project, path, 0);
+        this.count(project, path, 0, 0);
         this.unreadable(project, path, 'not a regular file');
       }
       await this.pause();
@@ -210,7 +203,8 @@ export class TreeWalker {
     }
   }
 
-  private count(project: ProjectDraft, path: string, size: number): string {
+  private count(project: ProjectDraft, path: string, size: number, mtimeMs: number): string {
+    if (mtimeMs > project.modifiedAt) project.modifiedAt = mtimeMs;
     const rel = path.slice(project.path.length + 1);
     const name = rel.slice(rel.lastIndexOf('/') + 1);
     const lang = languageOf(name);
@@ -229,57 +223,72 @@ export class TreeWalker {
     if (project) project.unreadable.push(`${path.slice(project.path.length + 1)}: ${reason}`);
   }
 
+  /**
+   * A regular file. A file the cache knows is stat'ed here and, when unchanged, takes its hash
+   * from the cache; any other goes to the hashing workers, which stat it too, so a first scan
+   * spends this thread's time on the walk alone.
+   */
   private async file(project: ProjectDraft, path: string, name: string, top: boolean) {
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (!st) return this.unreadable(project, path, 'vanished during the scan');
-    const { size, mtimeMs, ino } = st;
-    const rel = this.count(project, path, size);
-    if (mtimeMs > project.modifiedAt) project.modifiedAt = mtimeMs;
-    if (isSecretFile(name)) {
-      project.secrets.push(rel);
-      project.entries.push([rel, 'secret', size]);
-      return;
-    }
-    if (size > this.options.maxFileBytes) {
-      this.stats.tooLarge += 1;
-      project.tooLarge += 1;
-      project.entries.push([rel, `size:${size}`, size]);
-      return;
+    if (isSecretFile(name)) return this.secret(project, path);
+    if (top && projectKindOf(name, false)) {
+      const size = lstatSync(path, { throwIfNoEntry: false })?.size ?? Infinity;
+      if (size <= MAX_MANIFEST_BYTES) project.manifests.set(name, readFileSync(path, 'utf8'));
     }
     const { cache } = this.options;
-    const hash = cache.get(path, size, mtimeMs, ino);
-    const entry: FileEntry = [rel, hash ?? '', size];
-    project.entries.push(entry);
-    if (hash) this.stats.cached += 1;
-    else {
-      this.batch.push({ project, path, entry, mtimeMs, ino });
-      this.batchBytes += size;
-      if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) {
-        this.dispatch();
-        if (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
+    if (cache.has(path)) {
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      const hash = st && cache.get(path, st.size, st.mtimeMs, st.ino);
+      if (st && hash) {
+        const rel = this.count(project, path, st.size, st.mtimeMs);
+        project.entries.push([rel, hash, st.size]);
+        this.stats.cached += 1;
+        return;
       }
     }
-    if (top && size <= MAX_MANIFEST_BYTES && projectKindOf(name, false))
-      project.manifests.set(name, readFileSync(path, 'utf8'));
+    this.batch.push({ project, path });
+    if (this.batch.length >= BATCH_FILES) {
+      this.dispatch();
+      if (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
+    }
   }
 
-  /** Sends the batch to the pool; the hashes land in their entries and the cache. */
+  /** Listed by name and size, never opened: not even a hash of it leaves the node. */
+  private secret(project: ProjectDraft, path: string): void {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) return this.unreadable(project, path, 'vanished during the scan');
+    const rel = this.count(project, path, st.size, st.mtimeMs);
+    project.secrets.push(rel);
+    project.entries.push([rel, 'secret', st.size]);
+  }
+
+  /** Sends the batch to the pool; the answers land in their projects and the cache. */
   private dispatch(): void {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
-    this.batchBytes = 0;
-    const done = this.options.pool.hash(batch.map((b) => b.path)).then((results) => {
-      results.forEach((r, i) => {
-        const b = batch[i]!;
-        if (typeof r !== 'string') return this.unreadable(b.project, b.path, r.error);
-        b.entry[1] = r;
-        this.stats.hashed += 1;
-        this.options.cache.set(b.path, b.entry[2], b.mtimeMs, b.ino, r);
-      });
-    });
+    const done = this.options.pool
+      .hash(
+        batch.map((b) => b.path),
+        this.options.maxFileBytes,
+      )
+      .then((results) => results.forEach((r, i) => this.settle(batch[i]!, r)));
     this.inflight.add(done);
     void done.finally(() => this.inflight.delete(done)).catch(() => undefined);
+  }
+
+  private settle({ project, path }: Pending, r: HashResult): void {
+    if (r.size === undefined) return this.unreadable(project, path, r.error ?? 'no answer');
+    const rel = this.count(project, path, r.size, r.mtimeMs);
+    if (r.error !== undefined) return this.unreadable(project, path, r.error);
+    if (r.hash === undefined) {
+      this.stats.tooLarge += 1;
+      project.tooLarge += 1;
+      project.entries.push([rel, `size:${r.size}`, r.size]);
+      return;
+    }
+    project.entries.push([rel, r.hash, r.size]);
+    this.stats.hashed += 1;
+    this.options.cache.set(path, r.size, r.mtimeMs, r.ino, r.hash);
   }
 }
 
