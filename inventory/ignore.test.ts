@@ -25,6 +25,13 @@ describe('.factorylmignore rules', () => {
     expect(ignoredByRules(sets, path, isDir)).toBe(expected);
   });
 
+  it('applies rules based at the file system root', () => {
+    const atRoot = [{ base: '/', rules: parseIgnore('/proc/\n*.log\n') }];
+    expect(ignoredByRules(atRoot, '/proc', true)).toBe(true);
+    expect(ignoredByRules(atRoot, '/srv/proc', true)).toBe(false);
+    expect(ignoredByRules(atRoot, '/srv/x.log', false)).toBe(true);
+  });
+
   it.each([
     ['node_modules', true, true],
     ['.git', true, true],

@@ -98,8 +98,9 @@ export function ignoredByDefault(name: string, isDir: boolean): boolean {
 export function ignoredByRules(sets: IgnoreRules[], path: string, isDir: boolean): boolean {
   const name = path.slice(path.lastIndexOf('/') + 1);
   for (const set of sets) {
-    if (!path.startsWith(set.base + '/')) continue;
-    const rel = path.slice(set.base.length + 1);
+    const prefix = set.base === '/' ? '/' : `${set.base}/`;
+    if (!path.startsWith(prefix)) continue;
+    const rel = path.slice(prefix.length);
     for (const rule of set.rules) {
       if (rule.dirOnly && !isDir) continue;
       if (rule.regex.test(rule.anchored ? rel : name)) return true;

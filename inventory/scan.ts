@@ -3,7 +3,7 @@ import { arch, availableParallelism, homedir, hostname, release, type } from 'no
 import { basename, join } from 'node:path';
 import { packageVersion } from '../core/package-info.js';
 import { DEFAULT_DOCKER_SOCKET, dockerInventory } from './docker.js';
-import { gitInfo, stripCredentials } from './git.js';
+import { gitInfo } from './git.js';
 import { HashCache } from './hash-cache.js';
 import { HashPool } from './hash-pool.js';
 import { parseIgnore } from './ignore.js';
@@ -95,29 +95,6 @@ export function projectFor(
 /** Absolute paths on a command line: `/usr/bin/python3 /opt/app/main.py` → both. */
 function commandPaths(command: string | undefined): string[] {
   return (command ?? '').split(/\s+/).filter((t) => t.startsWith('/'));
-}
-
-/** Option names whose value is a credential, on a command line. */
-const SECRET_OPTION =
-  /^(--?[\w.-]*(pass(word)?|passwd|token|secret|api[-_]?key|auth|credentials?)[\w.-]*)(=.*)?$/i;
-
-/**
- * A command line fit for a report: values of password/token/key options and credentials in URLs
- * replaced, since unit files often pass secrets as arguments (`--token abc`, `--password=x`).
- */
-export function redactCommand(command: string): string {
-  const words = command.split(/\s+/).filter(Boolean);
-  const out: string[] = [];
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
-    const m = SECRET_OPTION.exec(word);
-    if (m && m[4] !== undefined) out.push(`${m[1]}=[redacted]`);
-    else if (m && i + 1 < words.length && !words[i + 1]!.startsWith('-')) {
-      out.push(word, '[redacted]');
-      i += 1;
-    } else out.push(word.includes('://') ? stripCredentials(word) : word);
-  }
-  return out.join(' ');
 }
 
 async function finish(draft: ProjectDraft): Promise<Project> {
@@ -230,10 +207,7 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
     maxFileBytes,
     projects,
     services: systemd.services.map((s) =>
-      link(s.execStart === undefined ? s : { ...s, execStart: redactCommand(s.execStart) }, [
-        s.workingDirectory,
-        ...commandPaths(s.execStart),
-      ]),
+      link(s, [s.workingDirectory, ...commandPaths(s.execStart)]),
     ),
     systemd: systemd.status,
     containers: docker.containers.map((c) => link(c, [c.workingDir, ...c.mounts])),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSystemctlShow, parseUnitFile } from './systemd.js';
+import { parseSystemctlShow, parseUnitFile, redactCommand } from './systemd.js';
 
 describe('systemd unit files', () => {
   it.each([
@@ -25,5 +25,20 @@ describe('systemd unit files', () => {
       ['a.service', 'active'],
       ['b.service', 'failed'],
     ]);
+  });
+});
+
+describe('redactCommand', () => {
+  it.each([
+    ['/usr/bin/python3 /opt/app/main.py --port 80', '/usr/bin/python3 /opt/app/main.py --port 80'],
+    ['/opt/bot --token abc123 --verbose', '/opt/bot --token [redacted] --verbose'],
+    ['/opt/bot --api-key=abc123', '/opt/bot --api-key=[redacted]'],
+    ['/opt/db -p 5432 --db-password s3cret', '/opt/db -p 5432 --db-password [redacted]'],
+    ['/opt/x --auth-file /etc/x.auth', '/opt/x --auth-file [redacted]'],
+    ['/opt/sync https://u:tok@git.example.com/r.git', '/opt/sync https://git.example.com/r.git'],
+    ['/opt/x --token', '/opt/x --token'],
+    ['/opt/x --secret --debug', '/opt/x --secret --debug'],
+  ])('%s', (command, expected) => {
+    expect(redactCommand(command)).toBe(expected);
   });
 });

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { errorMessage } from '../core/errors.js';
+import { stripCredentials } from './git.js';
 import type { ServiceUnit } from './report.js';
 
 /**
@@ -32,6 +33,29 @@ export function parseUnitFile(text: string): Pick<ServiceUnit, 'execStart' | 'wo
     else out.workingDirectory = value;
   }
   return out;
+}
+
+/** Option names whose value is a credential, on a command line. */
+const SECRET_OPTION =
+  /^(--?[\w.-]*(pass(word)?|passwd|token|secret|api[-_]?key|auth|credentials?)[\w.-]*)(=.*)?$/i;
+
+/**
+ * A command line fit for a report: values of password/token/key options and credentials in URLs
+ * replaced, since unit files often pass secrets as arguments (`--token abc`, `--password=x`).
+ */
+export function redactCommand(command: string): string {
+  const words = command.split(/\s+/).filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    const m = SECRET_OPTION.exec(word);
+    if (m && m[4] !== undefined) out.push(`${m[1]}=[redacted]`);
+    else if (m && i + 1 < words.length && !words[i + 1]!.startsWith('-')) {
+      out.push(word, '[redacted]');
+      i += 1;
+    } else out.push(word.includes('://') ? stripCredentials(word) : word);
+  }
+  return out.join(' ');
 }
 
 /** `systemctl show -p Id -p ActiveState a b …`: blocks of `Key=value` lines → state by unit. */
@@ -96,11 +120,15 @@ export async function systemdServices(
   } catch (err) {
     status = `states unknown: ${errorMessage(err)}`;
   }
-  const services = files.map(({ name, file, text }) => ({
-    name,
-    state: states.get(name) ?? 'unknown',
-    file,
-    ...parseUnitFile(text),
-  }));
+  const services = files.map(({ name, file, text }) => {
+    const { execStart, workingDirectory } = parseUnitFile(text);
+    return {
+      name,
+      state: states.get(name) ?? 'unknown',
+      file,
+      ...(execStart !== undefined ? { execStart: redactCommand(execStart) } : {}),
+      ...(workingDirectory !== undefined ? { workingDirectory } : {}),
+    };
+  });
   return { services, status };
 }

@@ -136,8 +136,9 @@ export class TreeWalker {
     const sets = this.ignoreRules(dir, dirents, inherited);
     // A loose script folder's sub-folders are not part of it.
     const childOwner = project?.scriptsOnly ? undefined : project;
+    const prefix = dir === '/' ? '' : dir;
     for (const d of dirents) {
-      const path = `${dir}/${d.name}`;
+      const path = `${prefix}/${d.name}`;
       if (d.isDirectory()) {
         if (ignoredByDefault(d.name, true) || ignoredByRules(sets, path, true))
           this.stats.ignored += 1;
