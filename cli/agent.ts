@@ -27,6 +27,8 @@ export function registerAgent(program: Command): void {
         'Writes: factorylm/<site>/_nodes/<node>/write/<asset>/<tag>, only with writes.enabled: true',
         'and writable: true on the tag; results on …/write-result/<asset>/<tag>.',
         'publish.output: sparkplug publishes Sparkplug B on spBv1.0/<group>/… instead.',
+        'inventory.enabled: true scans inventory.roots (code projects, services, Docker) at start and',
+        'every inventory.intervalHours, published retained on …/_nodes/<node>/inventory (factorylm audit).',
         'OPC UA devices (protocol: opcua) are subscribed to or polled and reconnect by themselves;',
         'the agent creates its OPC UA certificate in opcua-pki/ beside the outbox on first start and',
         'logs the file the server operator must trust (deploy/README.md, "OPC UA certificates").',

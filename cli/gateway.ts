@@ -16,7 +16,8 @@ export function registerGateway(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  INFLUXDB_URL=http://127.0.0.1:8086 factorylm gateway --config deploy/examples/gateway.yaml\n  factorylm gateway --config deploy/examples/gateway-embedded-broker.yaml   # no Mosquitto needed',
+      '\nA twin: section keeps every node inventory and serves the fleet twin at /twin and /api/twin (needs http:).\n' +
+        '\nExamples:\n  INFLUXDB_URL=http://127.0.0.1:8086 factorylm gateway --config deploy/examples/gateway.yaml\n  factorylm gateway --config deploy/examples/gateway-embedded-broker.yaml   # no Mosquitto needed',
     )
     .action(async (opts: { config: string }) => {
       const config = await loadGatewayConfig(opts.config).catch(exitWithError);

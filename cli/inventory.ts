@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { loadAgentConfig } from '../agent/config.js';
+import { loadAgentConfig, type AgentConfig } from '../agent/config.js';
 import { agentScanOptions, publishInventory } from '../agent/inventory-publisher.js';
 import { createRootLogger } from '../core/logger.js';
 import type { InventoryReport } from '../inventory/report.js';
@@ -29,6 +29,7 @@ interface InventoryOptions {
   config?: string;
   mqttUrl?: string;
   username?: string;
+  publishTimeout: number;
 }
 
 function positiveNumber(name: string) {
@@ -102,8 +103,15 @@ function summary(r: InventoryReport): string {
   return lines.join('\n') + '\n';
 }
 
-async function publish(report: InventoryReport, opts: InventoryOptions): Promise<string> {
-  const agent = opts.config ? await loadAgentConfig(opts.config) : undefined;
+/**
+ * Publishes retained and waits for the broker's acknowledgement, at most `--publish-timeout`
+ * seconds: mqtt.js would otherwise retry an unreachable broker for ever.
+ */
+async function publish(
+  report: InventoryReport,
+  opts: InventoryOptions,
+  agent: AgentConfig | undefined,
+): Promise<string> {
   const url = opts.mqttUrl ?? agent?.mqtt.url;
   const site = opts.site ?? agent?.site;
   if (!url || !site)
@@ -118,11 +126,25 @@ async function publish(report: InventoryReport, opts: InventoryOptions): Promise
     },
     { clientId: `factorylm-inventory-${report.node.name}-${process.pid}`, log },
   );
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `no acknowledgement from ${url} in ${opts.publishTimeout} s: check the broker URL, credentials and ACL`,
+          ),
+        ),
+      opts.publishTimeout * 1000,
+    );
+  });
   try {
-    const bytes = await publishInventory(client, report, site);
+    const bytes = await Promise.race([publishInventory(client, report, site), timeout]);
     return `published ${formatCount(bytes)} bytes to factorylm/${site}/_nodes/${report.node.name}/inventory (retained)`;
   } finally {
-    await client.endAsync();
+    clearTimeout(timer);
+    // Forced: after a timeout the publish is still queued, and a polite end would wait for it.
+    await client.endAsync(true);
   }
 }
 
@@ -161,6 +183,12 @@ export function registerInventory(program: Command): void {
     .option('-c, --config <file>', 'agent config: broker, site, node and inventory: settings')
     .option('--mqtt-url <url>', 'broker for --publish (password from env MQTT_PASSWORD)')
     .option('--username <user>', 'MQTT username for --publish')
+    .option(
+      '--publish-timeout <s>',
+      'give up when the broker has not acknowledged the report after s seconds',
+      positiveNumber('--publish-timeout'),
+      30,
+    )
     .addHelpText(
       'after',
       [
@@ -200,7 +228,7 @@ export function registerInventory(program: Command): void {
         });
         if (opts.out) await writeFile(opts.out, JSON.stringify(report));
         process.stdout.write(opts.json ? JSON.stringify(report, null, 1) + '\n' : summary(report));
-        if (opts.publish) console.error(await publish(report, opts));
+        if (opts.publish) console.error(await publish(report, opts, agent));
       } catch (err) {
         exitWithError(err);
       }

@@ -219,6 +219,18 @@ describe('factorylm inventory on the seed workspace', () => {
     );
   });
 
+  it('gives up publishing when no broker acknowledges, with the reason', async () => {
+    const r = await cli([
+      ...scanArgs('--publish', '--mqtt-url', 'mqtt://127.0.0.1:9', '--site', 'plant1'),
+      '--publish-timeout',
+      '1',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'error: no acknowledgement from mqtt://127.0.0.1:9 in 1 s: check the broker URL, credentials and ACL',
+    );
+  });
+
   it('re-scans an unchanged tree from the cache, and re-reads only a changed file', async () => {
     const again = JSON.parse((await cli(scanArgs('--json'))).stdout) as InventoryReport;
     expect(again.stats.cached).toBe(report.stats.hashed);
