@@ -348,6 +348,21 @@ describe('security', () => {
     await trusted.close();
   });
 
+  it('a certificate folder the agent cannot write is reported and retried, not a crash', async () => {
+    // /sys refuses mkdir even to root; node-opcua itself would throw out of a callback here.
+    const s = source(sim, [tag('speed', SPEED)], {
+      application: applicationIdentity('/sys/factorylm-test/pki', 'FactoryLM-Agent'),
+    });
+    await waitFor('the refusal', async () => {
+      await s.read();
+      return s.status.lastError;
+    });
+    expect(s.status.lastError).toMatch(
+      /cannot use the OPC UA certificate folder \/sys\/factorylm-test\/pki: .*must be writable by the agent's user/,
+    );
+    await s.close();
+  });
+
   it("a server that does not trust the agent's certificate names the file to trust", async () => {
     const strict = new OpcuaSimulator({
       port: 0,

@@ -123,13 +123,14 @@ export class OpcuaConnection {
 
   private async run(): Promise<void> {
     const { name, endpoint } = this.options;
-    await ensureApplicationCertificate(this.options.application, this.log);
     while (!this.stopping.signal.aborted) {
       const lost = new AbortController();
       this.current = lost;
       let client: OPCUAClient | undefined;
       let reason: string;
       try {
+        // Inside the loop: a PKI folder the agent cannot write yet is reported and retried.
+        await ensureApplicationCertificate(this.options.application, this.log);
         client = createClient(this.options);
         const c = client;
         // Both fire when the socket goes; with maxRetry 0 node-opcua does not try on its own.

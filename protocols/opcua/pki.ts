@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua';
+import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 
 /** The agent's OPC UA application identity: one per PKI folder, shared by its devices. */
@@ -44,6 +45,23 @@ export function certificateManager(
 const created = new Set<string>();
 
 /**
+ * On a folder it cannot create, node-opcua's certificate manager throws out of its own
+ * callbacks and takes the whole process down: the folder is checked here first, with a message
+ * that says what to fix, and the connection retries like after any other failure.
+ */
+function checkWritable(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new Error(
+      `cannot use the OPC UA certificate folder ${dir}: ${errorMessage(err)}; it must be writable by the agent's user`,
+      { cause: err },
+    );
+  }
+}
+
+/**
  * Creates the self-signed application certificate on first start and says which file the
  * server's operator has to trust; later starts only say which certificate is in use.
  */
@@ -51,6 +69,7 @@ export async function ensureApplicationCertificate(
   id: ApplicationIdentity,
   log: Logger,
 ): Promise<void> {
+  checkWritable(id.pkiDir);
   if (created.has(id.certificateFile)) return;
   const manager = certificateManager(id, false);
   try {
