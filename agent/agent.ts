@@ -80,6 +80,8 @@ export interface DeviceHealth {
   cycles: number;
   missedCycles: number;
   latencyMs?: number;
+  /** OPC UA: notifications merged away because the agent took them too slowly. */
+  dropped?: number;
 }
 
 /** `GET /health` and `_nodes/<node>/health`: what an operator needs to see the node is fine. */
@@ -112,7 +114,11 @@ export interface AgentDeps {
 }
 
 function deviceHealth(d: DeviceRuntime): DeviceHealth {
-  const s = d.source.status as SourceStatus & { failing?: boolean; timeouts?: number };
+  const s = d.source.status as SourceStatus & {
+    failing?: boolean;
+    timeouts?: number;
+    dropped?: number;
+  };
   return {
     name: d.config.name,
     status: s.connected ? 'connected' : s.failing ? 'failing' : 'disconnected',
@@ -123,6 +129,7 @@ function deviceHealth(d: DeviceRuntime): DeviceHealth {
     cycles: d.cycles,
     missedCycles: d.missedCycles,
     ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
+    ...(s.dropped !== undefined ? { dropped: s.dropped } : {}),
   };
 }
 
@@ -404,6 +411,7 @@ export class Agent {
         errors: d.source.status.errors,
         cycles: d.cycles,
         missedCycles: d.missedCycles,
+        dropped: (d.source.status as SourceStatus & { dropped?: number }).dropped ?? 0,
       })),
     };
   }

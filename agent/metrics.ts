@@ -8,6 +8,8 @@ export interface DeviceMetrics {
   errors: number;
   cycles: number;
   missedCycles: number;
+  /** Readings the driver merged away because the agent took them too slowly (OPC UA). */
+  dropped?: number;
 }
 
 /** The agent's counters and levels at one moment; read at scrape time, never per sample. */
@@ -95,6 +97,11 @@ const COUNTERS: [name: string, help: string, source: Source][] = [
     'device_missed_cycles_total',
     'Poll cycles skipped because the previous one overran',
     perDevice((d) => d.missedCycles),
+  ],
+  [
+    'device_dropped_total',
+    'Readings merged away in the driver because the agent took them too slowly',
+    perDevice((d) => d.dropped ?? 0),
   ],
 ];
 

@@ -2,7 +2,11 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OpcuaDeviceSource, type OpcuaTagSpec } from '../protocols/opcua/device-source.js';
+import {
+  OpcuaDeviceSource,
+  type OpcuaDeviceOptions,
+  type OpcuaTagSpec,
+} from '../protocols/opcua/device-source.js';
 import type { ConnectionOptions } from '../protocols/opcua/connection.js';
 import { parseNodeRef } from '../protocols/opcua/node-ref.js';
 import { applicationIdentity } from '../protocols/opcua/pki.js';
@@ -34,6 +38,7 @@ function source(
   sim: OpcuaSimulator,
   tags: OpcuaTagSpec[],
   over: Partial<ConnectionOptions> = {},
+  device: Partial<Pick<OpcuaDeviceOptions, 'maxQueued'>> = {},
 ): OpcuaDeviceSource {
   const s = new OpcuaDeviceSource(
     {
@@ -52,6 +57,7 @@ function source(
         ...over,
       },
       keepAliveMs: 2_000,
+      ...device,
     },
     tags,
   );
@@ -159,6 +165,25 @@ describe('subscriptions', () => {
       quality: 'bad',
       reason: 'cannot monitor: BadNodeIdUnknown',
     });
+  });
+
+  it('a consumer that falls behind loses intermediate values, counted, never the latest', async () => {
+    const s = source(
+      sim,
+      [tag('pressure', PRESSURE), tag('current', 'ns=2;s=Line1.Conveyor.Motor.Current')],
+      {},
+      { maxQueued: 4 },
+    );
+    await collect(s, good('pressure'));
+    // Nobody reads for a while: far more than 4 notifications arrive.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const backlog = await s.read();
+    expect(s.status.dropped).toBeGreaterThan(0);
+    expect(backlog.length).toBeLessThanOrEqual(4);
+    // What is kept is the newest of each tag: the next notifications continue from there.
+    const next = await collect(s, (rs) => rs.some((r) => r.id === 'pressure'));
+    const kept = backlog.filter((r) => r.id === 'pressure').at(-1);
+    if (kept) expect(next.find((r) => r.id === 'pressure')!.ts).toBeGreaterThan(kept.ts);
   });
 
   it('writes typed by the node DataType, and the model behind both protocols obeys', async () => {

@@ -97,6 +97,7 @@ export class OpcuaDeviceSource implements TagSource {
   private live?: Live;
   private started = false;
   private failedPolls = 0;
+  private compactionLoggedAt = 0;
 
   constructor(
     options: Pick<OpcuaDeviceOptions, 'connection'> & Partial<OpcuaDeviceOptions>,
@@ -214,6 +215,10 @@ export class OpcuaDeviceSource implements TagSource {
     for (const r of this.queue) latest.set(r.id, r);
     this.status.dropped += this.queue.length - latest.size;
     this.queue = [...latest.values()];
+    // Once a minute at most: a consumer that stays behind would compact on every few packets.
+    const now = Date.now();
+    if (now - this.compactionLoggedAt < 60_000) return;
+    this.compactionLoggedAt = now;
     this.log.warn(
       { device: this.name, dropped: this.status.dropped },
       'OPC UA notifications arrive faster than the agent takes them; intermediate values merged',
