@@ -72,10 +72,13 @@ export interface SessionUser {
 
 /**
  * One OPC UA server connection that recovers by itself. Each attempt builds a fresh client,
- * secure channel and session; any sign of trouble (socket closed, session closed by the server,
- * keep-alive failure, or `fail()` from the user, e.g. a silent subscription) tears everything
- * down and starts over after a capped, jittered delay. node-opcua's own reconnection is off
- * (maxRetry 0): one recovery path, whose every resource is released before the next attempt.
+ * secure channel and session; any sign of trouble (socket closed, session closed, or `fail()`
+ * from the user: a silent subscription, failing polls) tears everything down and starts over
+ * after a capped, jittered delay, every resource released before the next attempt.
+ * node-opcua's own channel reconnection is off (maxRetry 0). Its session repair is not: a Read
+ * or Write answered with BadSessionIdInvalid makes it create a new session on the same channel,
+ * transfer or re-create the subscriptions and retry; should that stall, the user's watchdog
+ * notices the silence and this loop starts over.
  */
 export class OpcuaConnection {
   readonly status: ConnectionStatus = { connected: false, sessions: 0, failures: 0 };
@@ -123,6 +126,11 @@ export class OpcuaConnection {
 
   private async run(): Promise<void> {
     const { name, endpoint } = this.options;
+    if (this.options.acceptUnknownServerCertificate && this.options.securityMode !== 'None')
+      this.log.warn(
+        { device: name, trusted: `${this.options.application.pkiDir}/trusted/certs` },
+        'acceptUnknownServerCertificate is on: any server certificate is trusted (commissioning only)',
+      );
     while (!this.stopping.signal.aborted) {
       const lost = new AbortController();
       this.current = lost;
