@@ -19,11 +19,11 @@ interface InventoryOptions {
   json?: boolean;
   out?: string;
   maxFileMb?: number;
-  ignore: string[];
+  ignore?: string[];
   cache: string | false;
   node?: string;
   site?: string;
-  unitDir: string[];
+  unitDir?: string[];
   dockerSocket?: string;
   publish?: boolean;
   config?: string;
@@ -40,7 +40,8 @@ function positiveNumber(name: string) {
   };
 }
 
-const collect = (v: string, all: string[]) => [...all, v];
+/** A repeatable option; no default given to commander, so --help shows none. */
+const collect = (v: string, all: string[] | undefined) => [...(all ?? []), v];
 
 /** The human summary: one line per project, then services, containers and the counts. */
 function summary(r: InventoryReport): string {
@@ -166,7 +167,6 @@ export function registerInventory(program: Command): void {
       '--ignore <pattern>',
       'skip files or folders (.factorylmignore syntax; repeatable)',
       collect,
-      [],
     )
     .option('--cache <file>', `hash cache (default ${defaultCacheFile()})`)
     .option('--no-cache', 'read and hash every file')
@@ -176,7 +176,6 @@ export function registerInventory(program: Command): void {
       '--unit-dir <dir>',
       'systemd unit folder (repeatable; default /etc/systemd/system)',
       collect,
-      [],
     )
     .option('--docker-socket <path>', 'Docker Engine socket (default /var/run/docker.sock)')
     .option('--publish', 'publish the report retained on factorylm/<site>/_nodes/<node>/inventory')
@@ -215,7 +214,7 @@ export function registerInventory(program: Command): void {
           ...(opts.node ? { node: opts.node } : {}),
           ...(opts.site ? { site: opts.site } : {}),
           ...(opts.maxFileMb ? { maxFileBytes: Math.round(opts.maxFileMb * 1024 * 1024) } : {}),
-          ignore: [...(fromAgent.ignore ?? []), ...opts.ignore],
+          ignore: [...(fromAgent.ignore ?? []), ...(opts.ignore ?? [])],
           cacheFile:
             opts.cache === false
               ? undefined
@@ -223,7 +222,7 @@ export function registerInventory(program: Command): void {
           // The CLI has nothing else to serve: walk without yielding, hash on every core.
           sliceMs: Infinity,
           hashWorkers: Math.min(4, availableParallelism()),
-          ...(opts.unitDir.length ? { unitDirs: opts.unitDir } : {}),
+          ...(opts.unitDir ? { unitDirs: opts.unitDir } : {}),
           ...(opts.dockerSocket ? { dockerSocket: opts.dockerSocket } : {}),
         });
         if (opts.out) await writeFile(opts.out, JSON.stringify(report));
