@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -148,6 +149,24 @@ describe('startHealthServer over HTTP', () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     await server.close();
     await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+  });
+
+  it('closes even while a client holds a connection open without a request', async () => {
+    const server = await startHealthServer(
+      { host: '127.0.0.1', port: 0 },
+      { health: () => ({ status: 'ok' }), metrics: async () => '', metricsContentType: 'x' },
+      silentLogger,
+    );
+    // What a browser's speculative connection looks like: connected, nothing sent yet.
+    const socket = connect(server.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const closedByServer = new Promise((resolve) => socket.once('close', resolve));
+    const outcome = await Promise.race([
+      server.close().then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still open after 5 s'), 5000)),
+    ]);
+    expect(outcome).toBe('closed');
+    await closedByServer;
   });
 });
 

@@ -130,9 +130,19 @@ function listenError(
   return new Error(message, { cause: err });
 }
 
+/** How long requests in progress get to finish when the server closes, ms. */
+const CLOSE_GRACE_MS = 1000;
+
 function close(server: Server): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    // A connection that never sent a request (a browser opens spare ones in advance) is not
+    // idle to node:http and would hold the close open until the process is killed: after a
+    // grace period for requests in progress, whatever is left is closed.
+    const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
     // Keep-alive connections of scrapers would otherwise hold the close open.
     server.closeIdleConnections();
   });

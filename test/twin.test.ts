@@ -299,7 +299,9 @@ describe('fleet twin: two nodes → Mosquitto → gateway twin store → audit, 
 
   it('keeps the reports across a gateway restart (durable store)', async () => {
     const before = await api<{ history: HistoryRow[] }>('api/twin/history');
+    // The browser still holds connections to the page: SIGTERM must stop it all the same.
     await gateway.stop();
+    expect(gateway.child.exitCode).toBe(0);
     gateway = await startGateway(gatewayConfig);
     base = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(gateway.output())![1]!;
     // The rows come from SQLite; the retained reports the broker sends the new session are
