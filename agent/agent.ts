@@ -738,7 +738,7 @@ export class Agent {
       tag.last = { v, q: r.quality, at: r.ts };
       this.samplesAccepted += 1;
       if (ddata) {
-        ddata.push([tag.id, v, r.quality, r.ts]);
+        ddata.push([tag.id, v, r.quality, r.sourceTs ?? r.ts]);
         continue;
       }
       if (batches) {
@@ -747,7 +747,11 @@ export class Agent {
         batch.add(tag.jsonKey, v, r.quality, r.reason);
         continue;
       }
-      const payload: Parameters<typeof encodeTagPayload>[0] = { v, ts: r.ts, q: r.quality };
+      const payload: Parameters<typeof encodeTagPayload>[0] = {
+        v,
+        ts: r.sourceTs ?? r.ts,
+        q: r.quality,
+      };
       if (r.reason) payload.r = r.reason;
       outbox.append(tag.topic, encodeTagPayload(payload), 1, r.ts);
     }

@@ -14,6 +14,11 @@ export interface Reading {
   reason?: string;
   /** Milliseconds since the epoch, when the response arrived. */
   ts: number;
+  /**
+   * When the value changed at the source, where the device says (OPC UA source timestamp);
+   * published as the sample's time. Report by exception and heartbeats go by `ts`.
+   */
+  sourceTs?: number;
 }
 
 export interface SourceStatus {

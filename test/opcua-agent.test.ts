@@ -84,6 +84,8 @@ describe('OPC UA through the agent CLI', () => {
       node: NODE,
       mqtt: { url: broker.url },
       writes: { enabled: true },
+      // Unchanged values are re-published every second: the heartbeat check below.
+      publish: { heartbeatMs: 1000 },
       devices: [
         {
           ...device,
@@ -106,6 +108,12 @@ describe('OPC UA through the agent CLI', () => {
     await waitFor('every browsed tag published', () =>
       tags.every((t) => published(`${t.asset}/${t.name}`).length > 0),
     );
+    // DI_05 (guard door closed) never changes: the server sends it once, the heartbeat repeats
+    // it, with the time it last changed at the source.
+    await waitFor('DI_05 heartbeats', () => published('IO/DI_05').length >= 3);
+    const door = published('IO/DI_05');
+    expect(new Set(door.map((m) => m.payload.ts)).size).toBe(1);
+    expect(door.every((m) => m.payload.v === true && m.payload.q === 'good')).toBe(true);
 
     const from = Date.now();
     await client.publishAsync(

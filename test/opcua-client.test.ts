@@ -101,25 +101,46 @@ describe('subscriptions', () => {
   afterAll(() => sim.stop());
 
   it('deliver values with the server source timestamps, and deadband filters drop small changes', async () => {
+    // The motor is stopped, subscribed at 0 rpm, then started: it ramps 0 → 1750 rpm in about
+    // 2 s, plenty of changes to filter, whatever the machine's load makes of the timing.
+    sim.model.writeBits(0, [false]);
+    await waitFor('the motor to stop', () => sim.model.snapshot().registers[0] === 0);
     const started = Date.now();
-    // The motor ramps 0 → 1750 rpm in about 2 s after start: plenty of changes to filter.
     const s = source(sim, [
       tag('all', SPEED),
       tag('abs', SPEED, { deadband: { type: 'absolute', value: 400 } }),
       // EURange of Speed is 0..1800: 20 % is 360 rpm.
       tag('pct', SPEED, { deadband: { type: 'percent', value: 20 } }),
     ]);
-    const all = await collect(s, (rs) => rs.some((r) => r.id === 'all' && r.value === 1750));
-    const series = (id: string) => all.filter((r) => r.id === id && r.quality === 'good');
+    const all = await collect(s, (rs) =>
+      ['all', 'abs', 'pct'].every((id) => rs.some((r) => r.id === id && r.value === 0)),
+    );
+    sim.model.writeBits(0, [true]);
+    all.push(...(await collect(s, (rs) => rs.some((r) => r.id === 'all' && r.value === 1750))));
+    // The changes reported: an unchanged value is repeated on every read() with its source time.
+    const series = (id: string) =>
+      all.filter(
+        (r, i) =>
+          r.id === id &&
+          r.quality === 'good' &&
+          !all.slice(0, i).some((p) => p.id === id && p.sourceTs === r.sourceTs),
+      );
     const every = series('all');
     expect(every.length).toBeGreaterThan(10);
     for (let i = 1; i < every.length; i++) {
-      // Source timestamps: when the value changed in the simulator, not when it arrived.
-      expect(every[i]!.ts).toBeGreaterThan(every[i - 1]!.ts);
+      // Source timestamps: when the value changed in the simulator, before it arrived.
+      expect(every[i]!.sourceTs).toBeGreaterThan(every[i - 1]!.sourceTs!);
+      expect(every[i]!.sourceTs).toBeLessThanOrEqual(every[i]!.ts);
       expect(every[i]!.value).not.toBe(every[i - 1]!.value);
     }
-    expect(every[0]!.ts).toBeGreaterThanOrEqual(started - 5_000);
-    expect(every.at(-1)!.ts).toBeLessThanOrEqual(Date.now());
+    expect(every[0]!.sourceTs).toBeGreaterThanOrEqual(started - 5_000);
+    // At full speed nothing changes: the value is repeated on each read() with its source time
+    // and the time of the read, which is what the agent's heartbeat goes by.
+    const first = (await s.read()).find((r) => r.id === 'all')!;
+    await new Promise((r) => setTimeout(r, 300));
+    const second = (await s.read()).find((r) => r.id === 'all')!;
+    expect(second).toMatchObject({ value: 1750, quality: 'good', sourceTs: first.sourceTs });
+    expect(second.ts).toBeGreaterThan(first.ts);
     // The filtered items see the same samples; a last step inside the band is never reported,
     // so give them a few publishing intervals more rather than wait for 1750.
     const until = Date.now() + 1_000;
@@ -223,7 +244,8 @@ describe('recovery without leaks', () => {
       all.some((r) => r.quality === 'good' && r.ts > after);
     const closedAt = Date.now();
     expect(sim.closeSessions()).toBe(1);
-    await collect(s, fresh(closedAt + 500), 8_000);
+    // The watchdog notices the dead subscription after about 5 s (2 × 2 s + 1 s).
+    await collect(s, fresh(closedAt + 500), 15_000);
     const cutAt = Date.now();
     expect(sim.dropConnections()).toBe(1);
     await collect(s, (all) => all.some((r) => r.quality === 'bad'));

@@ -135,6 +135,7 @@ export class OpcuaConnection {
       const lost = new AbortController();
       this.current = lost;
       let client: OPCUAClient | undefined;
+      let setup: Promise<void> | undefined;
       let reason: string;
       try {
         // Inside the loop: a PKI folder the agent cannot write yet is reported and retried.
@@ -154,7 +155,8 @@ export class OpcuaConnection {
         session.on('session_closed', (status) =>
           lost.abort(new Error(`session closed by the server (${status.name})`)),
         );
-        await abortable(this.user.setup(session, lost.signal), lost.signal);
+        setup = this.user.setup(session, lost.signal);
+        await abortable(setup, lost.signal);
         this.status.connected = true;
         this.status.sessions += 1;
         this.status.lastError = undefined;
@@ -179,13 +181,13 @@ export class OpcuaConnection {
       this.status.connected = false;
       if (!lost.signal.aborted) lost.abort(new Error(reason));
       if (this.stopping.signal.aborted) {
-        await this.teardown(client);
+        await this.teardown(client, setup);
         break;
       }
       this.status.failures += 1;
       this.status.lastError = reason;
       this.user.lost(reason);
-      await this.teardown(client);
+      await this.teardown(client, setup);
       const delay = this.backoff.nextDelay();
       const fields = { device: name, endpoint, reason, retryInMs: delay };
       if (wasConnected) this.log.warn(fields, 'OPC UA session lost; reconnecting');
@@ -201,7 +203,14 @@ export class OpcuaConnection {
   }
 
   /** Closes session and client; a dead server must not hold this up, hence the time limits. */
-  private async teardown(client: OPCUAClient | undefined): Promise<void> {
+  private async teardown(
+    client: OPCUAClient | undefined,
+    setup: Promise<void> | undefined,
+  ): Promise<void> {
+    // A set-up abandoned half way may still have a CreateSubscription in flight; closing the
+    // session under it makes node-opcua throw from a callback (an uncaught exception), so let it
+    // settle first, briefly.
+    if (setup) await withTimeout(setup, 3_000).catch(() => undefined);
     const session = this.session;
     this.session = undefined;
     if (session) {

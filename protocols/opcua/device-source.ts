@@ -94,6 +94,8 @@ export class OpcuaDeviceSource implements TagSource {
   /** Built-in type of each tag's value as last seen, for typed writes. */
   private readonly builtin = new Map<string, DataType>();
   private queue: Reading[] = [];
+  /** Latest reading of each subscribed tag in this session, repeated while nothing changes. */
+  private readonly latest = new Map<string, Reading>();
   private live?: Live;
   private started = false;
   private failedPolls = 0;
@@ -148,6 +150,10 @@ export class OpcuaDeviceSource implements TagSource {
     this.status.lastError = undefined;
     const out = this.queue;
     this.queue = [];
+    // A subscribed value that did not change is still current (the subscription is alive):
+    // repeat it as read now, so the agent's heartbeat and quality logic work as for polled tags.
+    const changed = new Set(out.map((r) => r.id));
+    for (const [id, r] of this.latest) if (!changed.has(id)) out.push({ ...r, ts: now });
     for (const [id, reason] of Object.entries(this.status.unresolved))
       out.push(bad(id, reason, now));
     if (this.pollTags.length > 0) out.push(...(await this.poll(session, this.live)));
@@ -180,24 +186,26 @@ export class OpcuaDeviceSource implements TagSource {
     return out;
   }
 
-  /** One DataValue as a reading: the server's source timestamp, its status as quality. */
+  /** One DataValue as a reading: read now, changed at the server's source timestamp. */
   private reading(id: string, dv: DataValue): Reading {
-    const ts = dv.sourceTimestamp?.getTime() ?? dv.serverTimestamp?.getTime() ?? Date.now();
+    const ts = Date.now();
+    const sourceTs = dv.sourceTimestamp?.getTime() ?? dv.serverTimestamp?.getTime() ?? ts;
     const status = qualityOf(dv.statusCode);
     const variant = dv.value;
     if (variant.dataType !== DataType.Null) this.builtin.set(id, variant.dataType);
-    if (status.quality === 'bad') return bad(id, status.reason ?? 'bad', ts);
+    if (status.quality === 'bad') return bad(id, status.reason ?? 'bad', ts, sourceTs);
     const converted = fromVariant(variant.dataType, variant.value, variant.arrayType);
     if (converted.value === null)
-      return bad(id, converted.reason ?? status.reason ?? 'no value', ts);
+      return bad(id, converted.reason ?? status.reason ?? 'no value', ts, sourceTs);
     const expected = this.byId.get(id)?.valueType;
     if (expected !== undefined && typeof converted.value !== expected)
       return bad(
         id,
         `type mismatch: the node holds a ${DataType[variant.dataType]}, the config says ${expected}`,
         ts,
+        sourceTs,
       );
-    const r: Reading = { id, value: converted.value, quality: status.quality, ts };
+    const r: Reading = { id, value: converted.value, quality: status.quality, ts, sourceTs };
     if (status.reason) r.reason = status.reason;
     return r;
   }
@@ -206,7 +214,9 @@ export class OpcuaDeviceSource implements TagSource {
     this.status.notifications += 1;
     if (this.live) this.live.lastHeard = Date.now();
     if (this.queue.length >= this.options.maxQueued) this.compact();
-    this.queue.push(this.reading(id, dv));
+    const r = this.reading(id, dv);
+    this.queue.push(r);
+    this.latest.set(id, r);
   }
 
   /** Keeps the latest reading per tag: a slow consumer loses intermediate values, not state. */
@@ -364,6 +374,7 @@ export class OpcuaDeviceSource implements TagSource {
     if (this.live) clearInterval(this.live.timer);
     this.live = undefined;
     this.queue = [];
+    this.latest.clear();
     this.status.connected = false;
     this.status.lastError = reason;
     this.status.errors += 1;
@@ -409,6 +420,8 @@ function dataChangeFilter(deadband: { type: 'absolute' | 'percent'; value: numbe
 
 const BAD: Quality = 'bad';
 
-function bad(id: string, reason: string, ts: number): Reading {
-  return { id, value: null, quality: BAD, reason, ts };
+function bad(id: string, reason: string, ts: number, sourceTs?: number): Reading {
+  const r: Reading = { id, value: null, quality: BAD, reason, ts };
+  if (sourceTs !== undefined) r.sourceTs = sourceTs;
+  return r;
 }
