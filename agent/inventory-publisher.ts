@@ -1,10 +1,19 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { packageRoot } from '../core/package-info.js';
 import type { InventoryReport } from '../inventory/report.js';
-import { defaultCacheFile, scanNode, type ScanOptions } from '../inventory/scan.js';
-import { contentType, encodeReport } from '../inventory/transport.js';
+import { defaultCacheFile, type ScanOptions } from '../inventory/scan.js';
+import {
+  contentType,
+  decodeReport,
+  encodeReport,
+  MAX_REPORT_BYTES,
+} from '../inventory/transport.js';
 import { nodeTopic } from '../protocols/mqtt/topics.js';
 import type { AgentConfig } from './config.js';
 
@@ -33,10 +42,43 @@ export async function publishInventory(
   return payload.length;
 }
 
-/** Work the agent's scan does before handing the event loop back to the PLC polls, ms. */
-const AGENT_SLICE_MS = 5;
-/** One core hashes; the other stays for polling (a Raspberry Pi has four, a small PC two). */
-const AGENT_HASH_WORKERS = 1;
+/** Nice value of the scan process: the PLC polls come first. */
+const SCAN_NICENESS = 10;
+
+/**
+ * Runs the scan in a process of its own (inventory/scan-process.ts, from dist/): a large tree
+ * takes hundreds of MB that V8 would keep in the agent long after, and a separate process can
+ * run at a lower priority. Killed when `signal` aborts.
+ */
+export function scanInChild(options: ScanOptions, signal: AbortSignal): Promise<InventoryReport> {
+  const entry = join(packageRoot(), 'dist/inventory/scan-process.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+    });
+    if (child.pid !== undefined) setPriority(child.pid, SCAN_NICENESS);
+    const out: Buffer[] = [];
+    let size = 0;
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REPORT_BYTES) child.kill();
+      else out.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.on('error', reject);
+    child.on('close', (code, sig) => {
+      if (code !== 0) {
+        const last = stderr.trim().split('\n').filter(Boolean).pop() ?? '';
+        return reject(new Error(`scan process ended with ${sig ?? `exit code ${code}`}: ${last}`));
+      }
+      const decoded = decodeReport(Buffer.concat(out));
+      if (decoded.ok) resolve(decoded.value);
+      else reject(new Error(`scan process printed no valid report: ${decoded.detail}`));
+    });
+  });
+}
 
 /** What the agent's health says about its inventory. */
 export interface InventoryStats {
@@ -57,8 +99,6 @@ export function agentScanOptions(config: AgentConfig): ScanOptions & { site: str
     maxFileBytes: inv.maxFileMb * 1024 * 1024,
     ignore: inv.ignore,
     cacheFile: inv.cacheFile ?? defaultCacheFile(),
-    sliceMs: AGENT_SLICE_MS,
-    hashWorkers: AGENT_HASH_WORKERS,
     ...(inv.unitDirs ? { unitDirs: inv.unitDirs } : {}),
     ...(inv.dockerSocket ? { dockerSocket: inv.dockerSocket } : {}),
   };
@@ -86,7 +126,7 @@ export class InventoryPublisher {
     this.timer.unref();
   }
 
-  /** Ends a scan in progress at its next slice; a report not yet published is dropped. */
+  /** Kills a scan in progress; a report not yet published is dropped. */
   stop(): void {
     clearInterval(this.timer);
     this.abort.abort();
@@ -101,7 +141,7 @@ export class InventoryPublisher {
     try {
       if (this.options.roots.length === 0)
         this.log.warn('inventory.roots: none of them exists; publishing services and node only');
-      const report = await scanNode({ ...this.options, signal: this.abort.signal });
+      const report = await scanInChild(this.options, this.abort.signal);
       if (this.abort.signal.aborted) return;
       const bytes = await publishInventory(this.client, report, this.options.site);
       this.stats.published += 1;

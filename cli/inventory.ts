@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { loadAgentConfig, type AgentConfig } from '../agent/config.js';
 import { agentScanOptions, publishInventory } from '../agent/inventory-publisher.js';
@@ -210,7 +209,7 @@ export function registerInventory(program: Command): void {
         const fromAgent: Partial<ScanOptions> = agent ? agentScanOptions(agent) : {};
         const report = await scanNode({
           ...fromAgent,
-          roots: roots.length ? roots : (fromAgent.roots ?? []),
+          roots: roots.length ? roots : (fromAgent.roots ?? [process.cwd()]),
           ...(opts.node ? { node: opts.node } : {}),
           ...(opts.site ? { site: opts.site } : {}),
           ...(opts.maxFileMb ? { maxFileBytes: Math.round(opts.maxFileMb * 1024 * 1024) } : {}),
@@ -219,9 +218,6 @@ export function registerInventory(program: Command): void {
             opts.cache === false
               ? undefined
               : (opts.cache ?? fromAgent.cacheFile ?? defaultCacheFile()),
-          // The CLI has nothing else to serve: walk without yielding, hash on every core.
-          sliceMs: Infinity,
-          hashWorkers: Math.min(4, availableParallelism()),
           ...(opts.unitDir ? { unitDirs: opts.unitDir } : {}),
           ...(opts.dockerSocket ? { dockerSocket: opts.dockerSocket } : {}),
         });

@@ -13,7 +13,7 @@ import { DEFAULT_UNIT_DIRS, systemdServices } from './systemd.js';
 import { fingerprint, TreeWalker, type ProjectDraft } from './walk.js';
 
 export interface ScanOptions {
-  /** Folders to walk; default the working directory. */
+  /** Folders to walk; none = services, containers and the node only. */
   roots: string[];
   /** Node name in the report (the agent's `node`); default the host name. */
   node?: string;
@@ -24,15 +24,11 @@ export interface ScanOptions {
   ignore?: string[];
   /** SQLite hash cache; `undefined` = hash everything every time. */
   cacheFile?: string;
-  /** Yield to the event loop after this many ms of work; default never (see WalkOptions). */
-  sliceMs?: number;
   /** Folders of systemd unit files; default /etc/systemd/system. */
   unitDirs?: string[];
   dockerSocket?: string;
   /** Worker threads reading and hashing files; default one per core, at most 4. */
   hashWorkers?: number;
-  /** Ends the walk at its next slice (the agent stopping). */
-  signal?: AbortSignal;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -159,7 +155,7 @@ async function finishAll(drafts: ProjectDraft[]): Promise<Project[]> {
 /** Scans this node: projects under the roots, systemd services, Docker, the node itself. */
 export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
   const started = Date.now();
-  const roots = normalizeRoots(options.roots.length ? options.roots : [process.cwd()]);
+  const roots = normalizeRoots(options.roots);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const cache = HashCache.open(options.cacheFile, roots);
   const pool = new HashPool(options.hashWorkers ?? Math.min(4, availableParallelism()));
@@ -171,8 +167,6 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
       ignore: parseIgnore((options.ignore ?? []).join('\n')),
       cache,
       pool,
-      sliceMs: options.sliceMs ?? Infinity,
-      signal: options.signal,
     });
     for (const root of roots) await walker.walk(root);
     await walker.finish();

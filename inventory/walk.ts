@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { errorMessage } from '../core/errors.js';
 import { isScript, isSecretFile, languageOf, projectKindOf } from './file-kinds.js';
 import {
@@ -24,13 +23,6 @@ export interface WalkOptions {
   ignore: IgnoreRule[];
   cache: HashCache;
   pool: HashPool;
-  /**
-   * Hand the event loop back after this much work, ms: the agent scans while it polls PLCs.
-   * `Infinity` never yields (the CLI, where nothing else runs).
-   */
-  sliceMs: number;
-  /** Checked at every slice: aborting throws out of the walk. */
-  signal?: AbortSignal;
 }
 
 type Kind = Project['kinds'][number];
@@ -90,7 +82,6 @@ export class TreeWalker {
     symlinks: 0,
     outsideProjects: 0,
   };
-  private sliceStart = performance.now();
   private batch: Pending[] = [];
   private readonly inflight = new Set<Promise<void>>();
 
@@ -107,13 +98,6 @@ export class TreeWalker {
   async finish(): Promise<void> {
     this.dispatch();
     await Promise.all(this.inflight);
-  }
-
-  private async pause(): Promise<void> {
-    if (performance.now() - this.sliceStart < this.options.sliceMs) return;
-    await yieldToLoop();
-    this.options.signal?.throwIfAborted();
-    this.sliceStart = performance.now();
   }
 
   private async visit(
@@ -156,7 +140,6 @@ export class TreeWalker {
         this.count(project, path, 0, 0);
         this.unreadable(project, path, 'not a regular file');
       }
-      await this.pause();
     }
   }
 
