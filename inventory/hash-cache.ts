@@ -2,13 +2,18 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
-interface Cached {
+export interface Cached {
   size: number;
   mtimeMs: number;
   ino: number;
   hash: string;
   /** Looked up by this scan; what was not, under its roots, is gone. */
   seen?: boolean;
+}
+
+/** Whether a cached hash still describes the file with this stat. */
+export function holds(c: Cached, size: number, mtimeMs: number, ino: number): boolean {
+  return c.size === size && c.mtimeMs === mtimeMs && c.ino === ino;
 }
 
 /** One file of a root's cache: path relative to the root, size, mtime (ms), inode, hash. */
@@ -24,6 +29,7 @@ type Row = [string, number, number, number, string];
 export class HashCache {
   private readonly entries = new Map<string, Cached>();
   private readonly changed = new Map<string, Cached>();
+  private seenCount = 0;
 
   private constructor(
     private readonly db: Database.Database | undefined,
@@ -53,17 +59,17 @@ export class HashCache {
     return new HashCache(db, roots);
   }
 
-  /** Whether the cache knows this path (then a stat tells whether its hash still holds). */
-  has(path: string): boolean {
-    return this.entries.has(path);
-  }
-
-  /** The cached hash when the file looks unchanged. */
-  get(path: string, size: number, mtimeMs: number, ino: number): string | undefined {
+  /**
+   * What the cache knows of this path, marked as seen by this scan; its hash holds while a stat
+   * shows the same size, mtime and inode (see `holds`).
+   */
+  lookup(path: string): Cached | undefined {
     const c = this.entries.get(path);
-    if (!c) return undefined;
-    c.seen = true;
-    return c.size === size && c.mtimeMs === mtimeMs && c.ino === ino ? c.hash : undefined;
+    if (c && !c.seen) {
+      c.seen = true;
+      this.seenCount += 1;
+    }
+    return c;
   }
 
   set(path: string, size: number, mtimeMs: number, ino: number, hash: string): void {
@@ -77,7 +83,8 @@ export class HashCache {
    */
   save(): void {
     const db = this.db;
-    if (!db) return;
+    // An unchanged re-scan: every file seen, none hashed, nothing to write.
+    if (!db || (this.changed.size === 0 && this.seenCount === this.entries.size)) return;
     const write = db.prepare('INSERT OR REPLACE INTO roots (root, files) VALUES (?, ?)');
     for (const root of this.roots) {
       const prefix = root === '/' ? '/' : `${root}/`;

@@ -11,7 +11,7 @@ import {
   type IgnoreRule,
   type IgnoreRules,
 } from './ignore.js';
-import type { HashCache } from './hash-cache.js';
+import { holds, type HashCache } from './hash-cache.js';
 import { HASH_HEX, type HashPool, type HashResult } from './hash-pool.js';
 import { NODE_LOCKFILES } from './manifests.js';
 import type { FileEntry, InventoryReport, Project } from './report.js';
@@ -219,12 +219,12 @@ export class TreeWalker {
       if (size <= MAX_MANIFEST_BYTES) project.manifests.set(name, readFileSync(path, 'utf8'));
     }
     const { cache } = this.options;
-    if (cache.has(path)) {
+    const cached = cache.lookup(path);
+    if (cached) {
       const st = lstatSync(path, { throwIfNoEntry: false });
-      const hash = st && cache.get(path, st.size, st.mtimeMs, st.ino);
-      if (st && hash) {
+      if (st && holds(cached, st.size, st.mtimeMs, st.ino)) {
         const rel = this.count(project, path, st.size, st.mtimeMs);
-        project.entries.push([rel, hash, st.size]);
+        project.entries.push([rel, cached.hash, st.size]);
         this.stats.cached += 1;
         return;
       }

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HashCache, holds } from './hash-cache.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'factorylm-hash-cache-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('HashCache', () => {
+  it.each([
+    ['unchanged', [10, 5, 1], true],
+    ['another size', [11, 5, 1], false],
+    ['another mtime', [10, 6, 1], false],
+    ['another inode (replaced by a copy)', [10, 5, 2], false],
+  ])('a cached hash holds when %s: %s', (_name, [size, mtime, ino], expected) => {
+    expect(holds({ size: 10, mtimeMs: 5, ino: 1, hash: 'h' }, size!, mtime!, ino!)).toBe(expected);
+  });
+
+  it('keeps what a scan saw, forgets what it did not, per root', () => {
+    const file = join(dir, 'cache.db');
+    const first = HashCache.open(file, ['/a', '/b']);
+    first.set('/a/x', 1, 1, 1, 'hx');
+    first.set('/a/y', 2, 2, 2, 'hy');
+    first.set('/b/z', 3, 3, 3, 'hz');
+    first.save();
+    first.close();
+
+    // /a/y deleted since; /b not scanned this time.
+    const second = HashCache.open(file, ['/a']);
+    expect(second.lookup('/a/x')?.hash).toBe('hx');
+    expect(second.lookup('/b/z')).toBeUndefined();
+    second.save();
+    second.close();
+
+    const third = HashCache.open(file, ['/a', '/b']);
+    expect(['/a/x', '/a/y', '/b/z'].map((p) => third.lookup(p)?.hash)).toEqual([
+      'hx',
+      undefined,
+      'hz',
+    ]);
+    third.close();
+  });
+
+  it('without a file caches nothing', () => {
+    const none = HashCache.open(undefined, ['/a']);
+    none.set('/a/x', 1, 1, 1, 'hx');
+    none.save();
+    expect(none.lookup('/a/x')).toBeUndefined();
+  });
+});
