@@ -82,6 +82,8 @@ export interface DeviceHealth {
   latencyMs?: number;
   /** OPC UA: notifications merged away because the agent took them too slowly. */
   dropped?: number;
+  /** OPC UA: data-change notifications received from the server. */
+  notifications?: number;
 }
 
 /** `GET /health` and `_nodes/<node>/health`: what an operator needs to see the node is fine. */
@@ -118,6 +120,7 @@ function deviceHealth(d: DeviceRuntime): DeviceHealth {
     failing?: boolean;
     timeouts?: number;
     dropped?: number;
+    notifications?: number;
   };
   return {
     name: d.config.name,
@@ -130,6 +133,7 @@ function deviceHealth(d: DeviceRuntime): DeviceHealth {
     missedCycles: d.missedCycles,
     ...(s.latencyMs !== undefined ? { latencyMs: s.latencyMs } : {}),
     ...(s.dropped !== undefined ? { dropped: s.dropped } : {}),
+    ...(s.notifications !== undefined ? { notifications: s.notifications } : {}),
   };
 }
 

@@ -94,8 +94,12 @@ export class OpcuaDeviceSource implements TagSource {
   /** Built-in type of each tag's value as last seen, for typed writes. */
   private readonly builtin = new Map<string, DataType>();
   private queue: Reading[] = [];
-  /** Latest reading of each subscribed tag in this session, repeated while nothing changes. */
-  private readonly latest = new Map<string, Reading>();
+  /**
+   * Latest reading of each subscribed tag in this session, repeated while nothing changes, and
+   * the read() it arrived before. Entries are updated in place: no allocation per notification.
+   */
+  private readonly latest = new Map<string, { reading: Reading; drain: number }>();
+  private drains = 0;
   private live?: Live;
   private started = false;
   private failedPolls = 0;
@@ -152,8 +156,9 @@ export class OpcuaDeviceSource implements TagSource {
     this.queue = [];
     // A subscribed value that did not change is still current (the subscription is alive):
     // repeat it as read now, so the agent's heartbeat and quality logic work as for polled tags.
-    const changed = new Set(out.map((r) => r.id));
-    for (const [id, r] of this.latest) if (!changed.has(id)) out.push({ ...r, ts: now });
+    const drain = this.drains++;
+    for (const entry of this.latest.values())
+      if (entry.drain !== drain) out.push({ ...entry.reading, ts: now });
     for (const [id, reason] of Object.entries(this.status.unresolved))
       out.push(bad(id, reason, now));
     if (this.pollTags.length > 0) out.push(...(await this.poll(session, this.live)));
@@ -216,7 +221,11 @@ export class OpcuaDeviceSource implements TagSource {
     if (this.queue.length >= this.options.maxQueued) this.compact();
     const r = this.reading(id, dv);
     this.queue.push(r);
-    this.latest.set(id, r);
+    const entry = this.latest.get(id);
+    if (entry) {
+      entry.reading = r;
+      entry.drain = this.drains;
+    } else this.latest.set(id, { reading: r, drain: this.drains });
   }
 
   /** Keeps the latest reading per tag: a slow consumer loses intermediate values, not state. */
