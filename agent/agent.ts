@@ -25,6 +25,7 @@ import {
   type AgentConfig,
   type DeviceConfig,
   type ModbusDeviceConfig,
+  type TagConfig,
 } from './config.js';
 import { startHealthServer, type HealthServer } from '../core/http-server.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
@@ -590,6 +591,7 @@ export class Agent {
           device: t.device,
           writable: t.writable,
           ...(t.unit ? { unit: t.unit } : {}),
+          ...(t.address ? { address: t.address } : {}),
         })),
       ),
     };
@@ -624,6 +626,7 @@ export class Agent {
         },
         writable: t.writable,
         unit: t.unit,
+        address: tagAddress(t),
       });
     }
     const source =
@@ -801,4 +804,10 @@ export class Agent {
 
 function tagKind(type: string): 'number' | 'boolean' | 'string' {
   return type === 'bool' ? 'boolean' : type === 'string' ? 'string' : 'number';
+}
+
+/** A tag's place in its device as the config gives it, for the manifest. */
+function tagAddress(t: TagConfig): string | undefined {
+  if ('address' in t) return String(t.address);
+  return t.node ?? t.path;
 }

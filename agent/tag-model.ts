@@ -26,6 +26,8 @@ export interface TagRuntime {
   policy: PublishPolicy;
   writable: boolean;
   unit?: string;
+  /** Where it lives in the device, as configured (Modbus address, OPC UA node id or path). */
+  address?: string;
   /** Last value/quality published, and when. */
   last?: { v: TagValue | null; q: Quality; at: number };
 }

@@ -41,6 +41,12 @@ export const influxSchema = z
       .describe(
         'Retries of a failed write (jittered backoff from 250 ms) before its batch goes to the spool',
       ),
+    legacyRegisters: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Also write every sample as the old services did, for their queries: measurement plc_registers, tags register_name, register_addr (from the node manifest) and asset, field value',
+      ),
     maxBufferLines: z
       .int()
       .min(1000)

@@ -11,7 +11,7 @@ import {
 import { parseTopic, ROOT, type AssetPath } from '../protocols/mqtt/topics.js';
 import type { GatewayConfig } from './config.js';
 import { createInfluxWriter } from './influx-sink.js';
-import { lineOf, SERIES_CACHE_MAX, seriesOf, toLine, type TagPoint } from './points.js';
+import { legacyLine, lineOf, SERIES_CACHE_MAX, seriesOf, toLine, type TagPoint } from './points.js';
 import { Spool } from './spool.js';
 import { AckGate, type AckStats, type AckTicket } from './spool-acks.js';
 import { SpoolSink, type SinkStats } from './spool-sink.js';
@@ -68,6 +68,9 @@ export class Gateway {
   private readonly counters: GatewayStats = { messages: 0, points: 0, invalid: {}, nodes: {} };
   /** Tag topic → node that publishes it, from the nodes' retained manifests. */
   private readonly topicNode = new Map<string, string>();
+  /** Tag topic → its address in the device, from the manifests (for plc_registers). */
+  private readonly topicAddress = new Map<string, string>();
+  private readonly legacy: boolean;
   /** Series text by tag topic, and by asset topic and tag: see `series`. */
   private readonly topicSeries = new Map<string, string>();
   private readonly assetSeries = new Map<string, Map<string, string>>();
@@ -82,6 +85,7 @@ export class Gateway {
     private readonly deps: GatewayDeps,
   ) {
     this.log = deps.log.child({ component: 'gateway', gateway: config.name });
+    this.legacy = config.influx?.legacyRegisters ?? false;
   }
 
   get stats(): GatewayStats {
@@ -266,6 +270,7 @@ export class Gateway {
     const series = this.series(this.topicSeries, topic, path, tag, topic);
     this.counters.points += 1;
     this.sink?.writeLine(lineOf(series, v, q, ts));
+    if (this.legacy) this.writeLegacy(path.asset, tag, topic, v, ts);
     const { onPoint } = this.deps;
     if (onPoint)
       onPoint({ ...path, tag, node: this.topicNode.get(topic), value: v, quality: q, ts });
@@ -291,6 +296,8 @@ export class Gateway {
     }
     this.counters.points += tags.length;
     this.sink?.write(lines);
+    if (this.legacy)
+      for (const tag of tags) this.writeLegacy(path.asset, tag, `${topic}/${tag}`, v[tag]!, ts);
     const { onPoint } = this.deps;
     if (onPoint)
       for (const tag of tags) {
@@ -334,7 +341,10 @@ export class Gateway {
     } else if (kind === 'tags' && rest.length === 1) {
       const decoded = decodeTagManifest(payload);
       if (!decoded.ok) return this.reject(decoded.reason, `_nodes/${node}/tags`, decoded.detail);
-      for (const t of decoded.value.tags) this.topicNode.set(t.topic, node);
+      for (const t of decoded.value.tags) {
+        this.topicNode.set(t.topic, node);
+        if (t.address) this.topicAddress.set(t.topic, t.address);
+      }
       // The node is part of every series of those topics.
       this.topicSeries.clear();
       this.assetSeries.clear();
@@ -393,7 +403,21 @@ export class Gateway {
   private accept(points: TagPoint[]): void {
     this.counters.points += points.length;
     if (this.sink) this.sink.write(points.map(toLine));
+    // Sparkplug metrics have no address here: plc_registers without register_addr.
+    if (this.legacy) for (const p of points) this.writeLegacy(p.asset, p.tag, '', p.value, p.ts);
     if (this.deps.onPoint) for (const p of points) this.deps.onPoint(p);
+  }
+
+  /** influx.legacyRegisters: the sample as a plc_registers line too. */
+  private writeLegacy(
+    asset: string,
+    tag: string,
+    tagTopic: string,
+    value: TagPoint['value'],
+    ts: number,
+  ): void {
+    const line = legacyLine(asset, tag, this.topicAddress.get(tagTopic), value, ts);
+    if (line) this.sink?.writeLine(line);
   }
 
   private reject(reason: string, topic: string, detail: string): void {

@@ -1,6 +1,6 @@
 import { Point } from '@influxdata/influxdb-client';
 import { describe, expect, it } from 'vitest';
-import { toLine, type TagPoint } from './points.js';
+import { legacyLine, toLine, type TagPoint } from './points.js';
 
 const base: TagPoint = {
   site: 'plant1',
@@ -84,3 +84,32 @@ function viaPoint(p: TagPoint): string {
   else if (p.value !== null) point.floatField('value', Number(p.value));
   return point.toLineProtocol({ convertTime: (v) => String(v) })!;
 }
+
+describe('legacyLine (plc_registers)', () => {
+  it.each<[string, Parameters<typeof legacyLine>, string | undefined]>([
+    [
+      'a float with its address',
+      ['conveyor1', 'motor_speed', 'hr:100', 1750.5, 1732480000123],
+      'plc_registers,asset=conveyor1,register_addr=hr:100,register_name=motor_speed value=1750.5 1732480000123',
+    ],
+    [
+      'a bit as 0/1',
+      ['conveyor1', 'motor_running', 'coil:0', true, 1],
+      'plc_registers,asset=conveyor1,register_addr=coil:0,register_name=motor_running value=1 1',
+    ],
+    [
+      'no address known',
+      ['conveyor1', 'motor_speed', undefined, 3, 1],
+      'plc_registers,asset=conveyor1,register_name=motor_speed value=3 1',
+    ],
+    [
+      'escaped tag values',
+      ['a b', 't=1', 'ns=2;s=Line 1,Speed', 3, 1],
+      'plc_registers,asset=a\\ b,register_addr=ns\\=2;s\\=Line\\ 1\\,Speed,register_name=t\\=1 value=3 1',
+    ],
+    ['no value', ['conveyor1', 'motor_speed', 'hr:100', null, 1], undefined],
+    ['text', ['conveyor1', 'recipe', 'hr:200', 'A7', 1], undefined],
+  ])('%s', (_name, args, line) => {
+    expect(legacyLine(...args)).toBe(line);
+  });
+});

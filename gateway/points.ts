@@ -2,6 +2,8 @@ import { escape } from '@influxdata/influxdb-client';
 import type { Quality, TagValue } from '../protocols/types.js';
 
 export const TAG_MEASUREMENT = 'plc_tags';
+/** What the plant's old services wrote (ARCHITECTURE.md), kept for their queries. */
+export const LEGACY_MEASUREMENT = 'plc_registers';
 
 /** One tag sample as the gateway stores it (ARCHITECTURE.md, measurement `plc_tags`). */
 export interface TagPoint {
@@ -90,4 +92,26 @@ export function lineOf(
     fields += `,value=${n}`;
   }
   return `${series} ${fields} ${ts}`;
+}
+
+/**
+ * The old services' line for a sample, written beside `plc_tags` with `influx.legacyRegisters`:
+ * measurement `plc_registers`, tags `register_name` (the tag) and `register_addr` (its PLC
+ * address from the node's manifest; left out when unknown), plus `asset` so two assets' tags of
+ * one name do not overwrite each other; field `value` as a float. Text and missing values had
+ * no place there: none.
+ */
+export function legacyLine(
+  asset: string,
+  tag: string,
+  address: string | undefined,
+  value: TagPoint['value'],
+  ts: number,
+): string | undefined {
+  if (value === null || typeof value === 'string') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) return undefined;
+  let line = `${LEGACY_MEASUREMENT},asset=${escape.tag(asset)}`;
+  if (address) line += `,register_addr=${escape.tag(address)}`;
+  return `${line},register_name=${escape.tag(tag)} value=${n} ${ts}`;
 }

@@ -23,6 +23,7 @@ beforeAll(async () => {
     api: 'v1',
     url: influx.url,
     database: 'sensors',
+    legacyRegisters: true,
   });
   ({ sim, config } = pipeline);
 });
@@ -72,6 +73,35 @@ describe('simulator → agent → Mosquitto → gateway → InfluxDB 1.6 (/write
         value: value as number | boolean,
       }));
       expect(mismatches(sim, config, tag, points)).toEqual([]);
+    }
+  });
+
+  it('also writes the legacy plc_registers, with each tag address from the manifest', async () => {
+    const tags = (config.devices[0] as ModbusDeviceConfig).tags;
+    let series: InfluxSeries[] = [];
+    await waitFor(
+      'all 24 tags in plc_registers with their addresses',
+      async () => {
+        series = await influxQuery(
+          influx.url,
+          'SELECT "value" FROM "plc_registers" GROUP BY "register_name", "register_addr"',
+          'sensors',
+        );
+        return series.filter((s) => s.tags?.register_addr).length === tags.length;
+      },
+      30_000,
+      500,
+    );
+    const withAddress = series.filter((s) => s.tags?.register_addr);
+    expect(withAddress.map((s) => [s.tags!.register_name, s.tags!.register_addr]).sort()).toEqual(
+      tags.map((t) => [t.name, String(t.address)]).sort(),
+    );
+    for (const s of withAddress) {
+      const points = s.values.map(([ts, value]) => ({
+        ts: ts as number,
+        value: value as number | boolean,
+      }));
+      expect(mismatches(sim, config, s.tags!.register_name!, points)).toEqual([]);
     }
   });
 

@@ -164,7 +164,8 @@ export function decodeAssetPayload(buf: Buffer | string): Decoded<AssetPayload> 
 export interface TagManifest {
   node: string;
   ts: number;
-  tags: { topic: string; device: string; unit?: string; writable: boolean }[];
+  /** `address`: where the tag lives in the device (Modbus address, OPC UA node id or path). */
+  tags: { topic: string; device: string; unit?: string; writable: boolean; address?: string }[];
 }
 
 export function decodeTagManifest(buf: Buffer | string): Decoded<TagManifest> {
@@ -183,6 +184,7 @@ export function decodeTagManifest(buf: Buffer | string): Decoded<TagManifest> {
       device: typeof entry.device === 'string' ? entry.device : '',
       ...(typeof entry.unit === 'string' ? { unit: entry.unit } : {}),
       writable: entry.writable === true,
+      ...(typeof entry.address === 'string' ? { address: entry.address } : {}),
     });
   }
   return { ok: true, value: { node: o.node, ts: typeof o.ts === 'number' ? o.ts : 0, tags } };
