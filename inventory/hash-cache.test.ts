@@ -42,6 +42,27 @@ describe('HashCache', () => {
     third.close();
   });
 
+  it('keeps the new hash of a changed file, and names with newlines', () => {
+    const file = join(dir, 'changed.db');
+    const first = HashCache.open(file, ['/a']);
+    first.set('/a/x', 1, 1, 1, 'old');
+    first.set('/a/two\nlines', 2, 2, 2, 'h2');
+    first.save();
+    first.close();
+
+    const second = HashCache.open(file, ['/a']);
+    expect(second.lookup('/a/x')).toEqual({ size: 1, mtimeMs: 1, ino: 1, hash: 'old' });
+    expect(second.lookup('/a/two\nlines')?.hash).toBe('h2');
+    second.set('/a/x', 3, 4, 1, 'new');
+    second.save();
+    second.close();
+
+    const third = HashCache.open(file, ['/a']);
+    expect(third.lookup('/a/x')).toEqual({ size: 3, mtimeMs: 4, ino: 1, hash: 'new' });
+    expect(third.lookup('/a/two\nlines')?.hash).toBe('h2');
+    third.close();
+  });
+
   it('without a file caches nothing', () => {
     const none = HashCache.open(undefined, ['/a']);
     none.set('/a/x', 1, 1, 1, 'hx');

@@ -16,34 +16,67 @@ export function holds(c: Cached, size: number, mtimeMs: number, ino: number): bo
   return c.size === size && c.mtimeMs === mtimeMs && c.ino === ino;
 }
 
-/** One file of a root's cache: path relative to the root, size, mtime (ms), inode, hash. */
-type Row = [string, number, number, number, string];
+/** States of a loaded row. */
+const UNSEEN = 0;
+const SEEN = 1;
+const REPLACED = 2;
 
 /**
  * Content hashes of files by path, trusted while size, mtime and inode are unchanged (the rule
  * rsync and git's index use): an unchanged re-scan stats every file but reads none. Each root's
- * files are one JSON row, read whole at open and written whole when anything under the root
- * changed: a SQLite row per file made loading and saving 100,000 files cost more than the
- * stats a re-scan cannot avoid.
+ * files are one row of three columns, read whole at open and written whole when anything under
+ * the root changed: the paths (relative to the root) joined by NUL, which no path holds; their
+ * size, mtime and inode as one float64 array; their hashes joined by newlines. A SQLite row per
+ * file, and then a JSON array per root, made loading and saving 100,000 files cost more than the
+ * stats a re-scan cannot avoid; splitting three strings and copying one array does not.
  */
 export class HashCache {
-  private readonly entries = new Map<string, Cached>();
-  private readonly changed = new Map<string, Cached>();
+  /** Row of each path this cache was loaded with. */
+  private readonly index = new Map<string, number>();
+  /** Per loaded row: size, mtime (ms), inode. */
+  private readonly stats: Float64Array;
+  private readonly hashes: string[] = [];
+  /** Per loaded row, the path relative to its root, as stored. */
+  private readonly relPaths: string[] = [];
+  /** Per loaded row: looked up by this scan (what was not, under its roots, is gone), or replaced. */
+  private readonly state: Uint8Array;
+  /** Loaded rows of each root: `roots[r]`'s are `[starts[r], starts[r + 1])`. */
+  private readonly starts: number[] = [0];
   private seenCount = 0;
+  /** What this scan hashed: path, size, mtime, inode, hash. */
+  private readonly fresh: [string, number, number, number, string][] = [];
 
   private constructor(
     private readonly db: Database.Database | undefined,
     private readonly roots: string[],
   ) {
-    if (!db) return;
-    const read = db.prepare('SELECT files FROM roots WHERE root = ?').pluck();
+    const loaded: Float64Array[] = [];
+    const read = db?.prepare('SELECT paths, stats, hashes FROM root_files WHERE root = ?');
     for (const root of roots) {
-      const text = read.get(root) as string | undefined;
-      if (!text) continue;
-      const prefix = root === '/' ? '/' : `${root}/`;
-      for (const [rel, size, mtimeMs, ino, hash] of JSON.parse(text) as Row[])
-        this.entries.set(prefix + rel, { size, mtimeMs, ino, hash });
+      const row = read?.get(root) as { paths: string; stats: Buffer; hashes: string } | undefined;
+      const rows = row ? row.stats.byteLength / 24 : 0;
+      if (rows > 0) {
+        const prefix = root === '/' ? '/' : `${root}/`;
+        const paths = row!.paths.split('\0');
+        for (let i = 0; i < rows; i++) {
+          this.index.set(prefix + paths[i], this.hashes.length + i);
+          this.relPaths.push(paths[i]!);
+        }
+        for (const hash of row!.hashes.split('\n')) this.hashes.push(hash);
+        // A copy: the blob's buffer need not be aligned for a Float64Array view.
+        const stats = new Float64Array(rows * 3);
+        new Uint8Array(stats.buffer).set(row!.stats);
+        loaded.push(stats);
+      }
+      this.starts.push(this.hashes.length);
     }
+    this.stats = new Float64Array(this.hashes.length * 3);
+    let offset = 0;
+    for (const stats of loaded) {
+      this.stats.set(stats, offset);
+      offset += stats.length;
+    }
+    this.state = new Uint8Array(this.hashes.length);
   }
 
   /**
@@ -55,7 +88,10 @@ export class HashCache {
     mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE IF NOT EXISTS roots (root TEXT PRIMARY KEY, files TEXT NOT NULL)');
+    // The JSON rows of earlier versions: this format replaces them; a first scan refills it.
+    db.exec(`DROP TABLE IF EXISTS roots;
+      CREATE TABLE IF NOT EXISTS root_files
+        (root TEXT PRIMARY KEY, paths TEXT NOT NULL, stats BLOB NOT NULL, hashes TEXT NOT NULL)`);
     return new HashCache(db, roots);
   }
 
@@ -64,16 +100,20 @@ export class HashCache {
    * shows the same size, mtime and inode (see `holds`).
    */
   lookup(path: string): Cached | undefined {
-    const c = this.entries.get(path);
-    if (c && !c.seen) {
-      c.seen = true;
+    const i = this.index.get(path);
+    if (i === undefined) return undefined;
+    if (this.state[i] === UNSEEN) {
+      this.state[i] = SEEN;
       this.seenCount += 1;
     }
-    return c;
+    const s = this.stats;
+    return { size: s[i * 3]!, mtimeMs: s[i * 3 + 1]!, ino: s[i * 3 + 2]!, hash: this.hashes[i]! };
   }
 
   set(path: string, size: number, mtimeMs: number, ino: number, hash: string): void {
-    this.changed.set(path, { size, mtimeMs, ino, hash });
+    const i = this.index.get(path);
+    if (i !== undefined) this.state[i] = REPLACED;
+    this.fresh.push([path, size, mtimeMs, ino, hash]);
   }
 
   /**
@@ -84,24 +124,37 @@ export class HashCache {
   save(): void {
     const db = this.db;
     // An unchanged re-scan: every file seen, none hashed, nothing to write.
-    if (!db || (this.changed.size === 0 && this.seenCount === this.entries.size)) return;
-    const write = db.prepare('INSERT OR REPLACE INTO roots (root, files) VALUES (?, ?)');
-    for (const root of this.roots) {
+    if (!db || (this.fresh.length === 0 && this.seenCount === this.hashes.length)) return;
+    const write = db.prepare(
+      'INSERT OR REPLACE INTO root_files (root, paths, stats, hashes) VALUES (?, ?, ?, ?)',
+    );
+    this.roots.forEach((root, r) => {
       const prefix = root === '/' ? '/' : `${root}/`;
-      const rows: Row[] = [];
+      const paths: string[] = [];
+      const stats: number[] = [];
+      const hashes: string[] = [];
       let dirty = false;
-      for (const [path, c] of this.entries) {
-        if (!path.startsWith(prefix) || this.changed.has(path)) continue;
-        if (c.seen) rows.push([path.slice(prefix.length), c.size, c.mtimeMs, c.ino, c.hash]);
-        else dirty = true;
+      for (let i = this.starts[r]!; i < this.starts[r + 1]!; i++) {
+        if (this.state[i] !== SEEN) {
+          dirty = true;
+          continue;
+        }
+        paths.push(this.relPaths[i]!);
+        stats.push(this.stats[i * 3]!, this.stats[i * 3 + 1]!, this.stats[i * 3 + 2]!);
+        hashes.push(this.hashes[i]!);
       }
-      for (const [path, c] of this.changed) {
+      for (const [path, size, mtimeMs, ino, hash] of this.fresh) {
         if (!path.startsWith(prefix)) continue;
-        rows.push([path.slice(prefix.length), c.size, c.mtimeMs, c.ino, c.hash]);
+        paths.push(path.slice(prefix.length));
+        stats.push(size, mtimeMs, ino);
+        hashes.push(hash);
         dirty = true;
       }
-      if (dirty) write.run(root, JSON.stringify(rows));
-    }
+      if (dirty) {
+        const blob = Buffer.from(new Float64Array(stats).buffer);
+        write.run(root, paths.join('\0'), blob, hashes.join('\n'));
+      }
+    });
   }
 
   close(): void {

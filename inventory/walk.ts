@@ -12,7 +12,7 @@ import {
   type IgnoreRules,
 } from './ignore.js';
 import { holds, type HashCache } from './hash-cache.js';
-import { HASH_HEX, type HashPool, type HashResult } from './hash-pool.js';
+import { HASH_HEX, type HashBatch, type HashPool } from './hash-pool.js';
 import { NODE_LOCKFILES } from './manifests.js';
 import type { FileEntry, InventoryReport, Project } from './report.js';
 
@@ -255,24 +255,28 @@ export class TreeWalker {
         batch.map((b) => b.path),
         this.options.maxFileBytes,
       )
-      .then((results) => results.forEach((r, i) => this.settle(batch[i]!, r)));
+      .then((answer) => batch.forEach((b, i) => this.settle(b, answer, i)));
     this.inflight.add(done);
     void done.finally(() => this.inflight.delete(done)).catch(() => undefined);
   }
 
-  private settle({ project, path }: Pending, r: HashResult): void {
-    if (r.size === undefined) return this.unreadable(project, path, r.error ?? 'no answer');
-    const rel = this.count(project, path, r.size, r.mtimeMs);
-    if (r.error !== undefined) return this.unreadable(project, path, r.error);
-    if (r.hash === undefined) {
+  private settle({ project, path }: Pending, { stats, hashes, errors }: HashBatch, i: number) {
+    const size = stats[i * 3]!;
+    if (Number.isNaN(size))
+      return this.unreadable(project, path, errors[i] ?? 'vanished during the scan');
+    const mtimeMs = stats[i * 3 + 1]!;
+    const rel = this.count(project, path, size, mtimeMs);
+    if (errors[i] !== undefined) return this.unreadable(project, path, errors[i]);
+    if (size > this.options.maxFileBytes) {
       this.stats.tooLarge += 1;
       project.tooLarge += 1;
-      project.entries.push([rel, `size:${r.size}`, r.size]);
+      project.entries.push([rel, `size:${size}`, size]);
       return;
     }
-    project.entries.push([rel, r.hash, r.size]);
+    const hash = hashes.slice(i * HASH_HEX, (i + 1) * HASH_HEX);
+    project.entries.push([rel, hash, size]);
     this.stats.hashed += 1;
-    this.options.cache.set(path, r.size, r.mtimeMs, r.ino, r.hash);
+    this.options.cache.set(path, size, mtimeMs, stats[i * 3 + 2]!, hash);
   }
 }
 
