@@ -31,8 +31,13 @@ const REPLACED = 2;
  * stats a re-scan cannot avoid; splitting three strings and copying one array does not.
  */
 export class HashCache {
-  /** Row of each path this cache was loaded with. */
-  private readonly index = new Map<string, number>();
+  /**
+   * Row of each file this cache was loaded with, by folder and name: the walk looks a folder up
+   * once for all its files, and neither side builds a path per file for it.
+   */
+  private readonly folders = new Map<string, Map<string, number>>();
+  /** The folder of the last lookup, which is most often the next one's. */
+  private last: { dir?: string; names?: Map<string, number> } = {};
   /** Per loaded row: size, mtime (ms), inode. */
   private readonly stats: Float64Array;
   private readonly hashes: string[] = [];
@@ -43,8 +48,8 @@ export class HashCache {
   /** Loaded rows of each root: `roots[r]`'s are `[starts[r], starts[r + 1])`. */
   private readonly starts: number[] = [0];
   private seenCount = 0;
-  /** What this scan hashed: path, size, mtime, inode, hash. */
-  private readonly fresh: [string, number, number, number, string][] = [];
+  /** What this scan hashed, by column: path; size, mtime, inode; hash. */
+  private readonly fresh = { paths: [] as string[], stats: [] as number[], hashes: [] as string[] };
 
   private constructor(
     private readonly db: Database.Database | undefined,
@@ -58,9 +63,21 @@ export class HashCache {
       if (rows > 0) {
         const prefix = root === '/' ? '/' : `${root}/`;
         const paths = row!.paths.split('\0');
+        let relDir: string | undefined;
+        let names = new Map<string, number>();
         for (let i = 0; i < rows; i++) {
-          this.index.set(prefix + paths[i], this.hashes.length + i);
-          this.relPaths.push(paths[i]!);
+          const rel = paths[i]!;
+          const slash = rel.lastIndexOf('/');
+          const folder = slash < 0 ? '' : rel.slice(0, slash);
+          // Files are stored folder by folder, so a folder's Map is found once for all of them.
+          if (folder !== relDir) {
+            relDir = folder;
+            const dir = slash < 0 ? root : prefix + folder;
+            names = this.folders.get(dir) ?? new Map<string, number>();
+            this.folders.set(dir, names);
+          }
+          names.set(rel.slice(slash + 1), this.hashes.length + i);
+          this.relPaths.push(rel);
         }
         for (const hash of row!.hashes.split('\n')) this.hashes.push(hash);
         // A copy: the blob's buffer need not be aligned for a Float64Array view.
@@ -95,12 +112,18 @@ export class HashCache {
     return new HashCache(db, roots);
   }
 
+  /** Row of file `name` in folder `dir`. */
+  private row(dir: string, name: string): number | undefined {
+    if (dir !== this.last.dir) this.last = { dir, names: this.folders.get(dir) };
+    return this.last.names?.get(name);
+  }
+
   /**
-   * What the cache knows of this path, marked as seen by this scan; its hash holds while a stat
-   * shows the same size, mtime and inode (see `holds`).
+   * What the cache knows of file `name` in folder `dir`, marked as seen by this scan; its hash
+   * holds while a stat shows the same size, mtime and inode (see `holds`).
    */
-  lookup(path: string): Cached | undefined {
-    const i = this.index.get(path);
+  lookup(dir: string, name: string): Cached | undefined {
+    const i = this.row(dir, name);
     if (i === undefined) return undefined;
     if (this.state[i] === UNSEEN) {
       this.state[i] = SEEN;
@@ -111,9 +134,14 @@ export class HashCache {
   }
 
   set(path: string, size: number, mtimeMs: number, ino: number, hash: string): void {
-    const i = this.index.get(path);
-    if (i !== undefined) this.state[i] = REPLACED;
-    this.fresh.push([path, size, mtimeMs, ino, hash]);
+    if (this.folders.size > 0) {
+      const slash = path.lastIndexOf('/');
+      const i = this.row(path.slice(0, slash) || '/', path.slice(slash + 1));
+      if (i !== undefined) this.state[i] = REPLACED;
+    }
+    this.fresh.paths.push(path);
+    this.fresh.stats.push(size, mtimeMs, ino);
+    this.fresh.hashes.push(hash);
   }
 
   /**
@@ -124,7 +152,8 @@ export class HashCache {
   save(): void {
     const db = this.db;
     // An unchanged re-scan: every file seen, none hashed, nothing to write.
-    if (!db || (this.fresh.length === 0 && this.seenCount === this.hashes.length)) return;
+    const fresh = this.fresh;
+    if (!db || (fresh.paths.length === 0 && this.seenCount === this.hashes.length)) return;
     const write = db.prepare(
       'INSERT OR REPLACE INTO root_files (root, paths, stats, hashes) VALUES (?, ?, ?, ?)',
     );
@@ -134,6 +163,8 @@ export class HashCache {
       const stats: number[] = [];
       const hashes: string[] = [];
       let dirty = false;
+      // Index loops and columns: this runs once per scan, before the JIT has optimised anything,
+      // where destructuring a tuple per file cost more than the rest of the save.
       for (let i = this.starts[r]!; i < this.starts[r + 1]!; i++) {
         if (this.state[i] !== SEEN) {
           dirty = true;
@@ -143,11 +174,12 @@ export class HashCache {
         stats.push(this.stats[i * 3]!, this.stats[i * 3 + 1]!, this.stats[i * 3 + 2]!);
         hashes.push(this.hashes[i]!);
       }
-      for (const [path, size, mtimeMs, ino, hash] of this.fresh) {
+      for (let i = 0; i < fresh.paths.length; i++) {
+        const path = fresh.paths[i]!;
         if (!path.startsWith(prefix)) continue;
         paths.push(path.slice(prefix.length));
-        stats.push(size, mtimeMs, ino);
-        hashes.push(hash);
+        stats.push(fresh.stats[i * 3]!, fresh.stats[i * 3 + 1]!, fresh.stats[i * 3 + 2]!);
+        hashes.push(fresh.hashes[i]!);
         dirty = true;
       }
       if (dirty) {

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { holds } from './hash-cache.js';
 
 /** Read size of a worker; a file is hashed in chunks of it, so memory stays flat. */
 const CHUNK = 1024 * 1024;
@@ -13,6 +14,10 @@ export const HASH_HEX = 32;
  * and then fstat'ed rather than lstat'ed and then opened: one path lookup instead of two, and the
  * size read is that of the file hashed. Only when the open fails does an lstat say why.
  *
+ * A file the cache knows comes with its cached size, mtime and inode, and is only lstat'ed
+ * unless it changed: the stats of an unchanged re-scan are spread over the workers and leave the
+ * walk's thread free.
+ *
  * A batch's answer is packed (stats in a transferred Float64Array, hashes in one string) because
  * cloning an object per file cost the worker and the walker more than the files' stats.
  * `crypto.hash` (one call for a file read whole) is missing before Node 20.12.
@@ -24,6 +29,7 @@ const crypto = require('node:crypto');
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const NO_HASH = ' '.repeat(${HASH_HEX});
 const buffer = Buffer.allocUnsafe(${CHUNK});
+${holds.toString()}
 const oneShot = crypto.hash ?? ((alg, data, enc) => crypto.createHash(alg).update(data).digest(enc));
 function hashFd(fd, size) {
   let n = 0;
@@ -75,23 +81,36 @@ function visit(path, maxBytes, stats, i, errors) {
     closeSync(fd);
   }
 }
-parentPort.on('message', ({ id, paths, maxBytes }) => {
+function unchanged(path, known, stats, i) {
+  const c = { size: known[i * 3], mtimeMs: known[i * 3 + 1], ino: known[i * 3 + 2] };
+  if (Number.isNaN(c.size)) return false;
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st || !holds(c, st.size, st.mtimeMs, st.ino)) return false;
+  stats.set([st.size, st.mtimeMs, st.ino], i * 3);
+  return true;
+}
+parentPort.on('message', ({ id, paths, known, maxBytes }) => {
   const stats = new Float64Array(paths.length * 3).fill(NaN);
+  const held = new Uint8Array(paths.length);
   const errors = {};
   let hashes = '';
-  for (let i = 0; i < paths.length; i++) hashes += visit(paths[i], maxBytes, stats, i, errors);
-  parentPort.postMessage({ id, stats, hashes, errors }, [stats.buffer]);
+  for (let i = 0; i < paths.length; i++) {
+    held[i] = unchanged(paths[i], known, stats, i) ? 1 : 0;
+    hashes += held[i] ? NO_HASH : visit(paths[i], maxBytes, stats, i, errors);
+  }
+  parentPort.postMessage({ id, stats, held, hashes, errors }, [stats.buffer, held.buffer]);
 });
 `;
 
 /**
  * What a worker found of a batch of files, by index `i`: `stats[3i..3i+2]` = size, mtime (ms)
  * and inode, size NaN when the file vanished; `hashes.slice(i * HASH_HEX, (i + 1) * HASH_HEX)`
- * its hash, blank when it was not read: `errors[i]` says why, or none when it is larger than
- * the cap.
+ * its hash, blank when it was not read: `held[i]` 1 when its cached hash still holds, else
+ * `errors[i]` says why, or none when it is larger than the cap.
  */
 export interface HashBatch {
   stats: Float64Array;
+  held: Uint8Array;
   hashes: string;
   errors: Record<number, string>;
 }
@@ -109,7 +128,7 @@ export class HashPool {
   >();
   private nextId = 0;
 
-  /** Workers start on the first batch: a re-scan served from the cache needs none. */
+  /** Workers start on the first batch. */
   constructor(private readonly size: number) {}
 
   private start(): void {
@@ -127,15 +146,18 @@ export class HashPool {
     }
   }
 
-  /** Stats, and hashes those not larger than `maxBytes`. */
-  hash(paths: string[], maxBytes: number): Promise<HashBatch> {
+  /**
+   * Stats, and hashes those not larger than `maxBytes` unless `known` (size, mtime, inode per
+   * path, NaN for none) shows them unchanged.
+   */
+  hash(paths: string[], known: Float64Array<ArrayBuffer>, maxBytes: number): Promise<HashBatch> {
     if (this.workers.length === 0) this.start();
     const slot = this.workers.reduce((a, b) => (b.pending < a.pending ? b : a));
     const id = this.nextId++;
     slot.pending += 1;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, paths, maxBytes });
+      slot.worker.postMessage({ id, paths, known, maxBytes }, [known.buffer]);
     });
   }
 

@@ -11,7 +11,7 @@ import {
   type IgnoreRule,
   type IgnoreRules,
 } from './ignore.js';
-import { holds, type HashCache } from './hash-cache.js';
+import type { Cached, HashCache } from './hash-cache.js';
 import { HASH_HEX, type HashBatch, type HashPool } from './hash-pool.js';
 import { NODE_LOCKFILES } from './manifests.js';
 import type { FileEntry, InventoryReport, Project } from './report.js';
@@ -52,6 +52,7 @@ export type WalkStats = InventoryReport['stats'];
 interface Pending {
   project: ProjectDraft;
   path: string;
+  cached: Cached | undefined;
 }
 
 /** Manifests above this size are not parsed (a generated requirements file can be huge). */
@@ -134,7 +135,7 @@ export class TreeWalker {
       } else if (!project) {
         this.stats.outsideProjects += 1;
       } else if (d.isFile()) {
-        await this.file(project, path, d.name, dir === project.path);
+        await this.file(project, dir, path, d.name);
       } else {
         // FIFOs, sockets and devices: opening one could block or have side effects.
         this.count(project, path, 0, 0);
@@ -208,28 +209,16 @@ export class TreeWalker {
   }
 
   /**
-   * A regular file. A file the cache knows is stat'ed here and, when unchanged, takes its hash
-   * from the cache; any other goes to the hashing workers, which stat it too, so a first scan
-   * spends this thread's time on the walk alone.
+   * A regular file, for the hashing workers, which stat it (and when the cache knows it and it
+   * is unchanged, only that), so this thread's time goes to the walk alone.
    */
-  private async file(project: ProjectDraft, path: string, name: string, top: boolean) {
+  private async file(project: ProjectDraft, dir: string, path: string, name: string) {
     if (isSecretFile(name)) return this.secret(project, path);
-    if (top && projectKindOf(name, false)) {
+    if (dir === project.path && projectKindOf(name, false)) {
       const size = lstatSync(path, { throwIfNoEntry: false })?.size ?? Infinity;
       if (size <= MAX_MANIFEST_BYTES) project.manifests.set(name, readFileSync(path, 'utf8'));
     }
-    const { cache } = this.options;
-    const cached = cache.lookup(path);
-    if (cached) {
-      const st = lstatSync(path, { throwIfNoEntry: false });
-      if (st && holds(cached, st.size, st.mtimeMs, st.ino)) {
-        const rel = this.count(project, path, st.size, st.mtimeMs);
-        project.entries.push([rel, cached.hash, st.size]);
-        this.stats.cached += 1;
-        return;
-      }
-    }
-    this.batch.push({ project, path });
+    this.batch.push({ project, path, cached: this.options.cache.lookup(dir, name) });
     if (this.batch.length >= BATCH_FILES) {
       this.dispatch();
       if (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
@@ -250,9 +239,12 @@ export class TreeWalker {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
+    const known = new Float64Array(batch.length * 3).fill(NaN);
+    batch.forEach(({ cached: c }, i) => c && known.set([c.size, c.mtimeMs, c.ino], i * 3));
     const done = this.options.pool
       .hash(
         batch.map((b) => b.path),
+        known,
         this.options.maxFileBytes,
       )
       .then((answer) => batch.forEach((b, i) => this.settle(b, answer, i)));
@@ -260,12 +252,18 @@ export class TreeWalker {
     void done.finally(() => this.inflight.delete(done)).catch(() => undefined);
   }
 
-  private settle({ project, path }: Pending, { stats, hashes, errors }: HashBatch, i: number) {
+  private settle({ project, path, cached }: Pending, batch: HashBatch, i: number) {
+    const { stats, hashes, errors } = batch;
     const size = stats[i * 3]!;
     if (Number.isNaN(size))
       return this.unreadable(project, path, errors[i] ?? 'vanished during the scan');
     const mtimeMs = stats[i * 3 + 1]!;
     const rel = this.count(project, path, size, mtimeMs);
+    if (batch.held[i]) {
+      project.entries.push([rel, cached!.hash, size]);
+      this.stats.cached += 1;
+      return;
+    }
     if (errors[i] !== undefined) return this.unreadable(project, path, errors[i]);
     if (size > this.options.maxFileBytes) {
       this.stats.tooLarge += 1;
