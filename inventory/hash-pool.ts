@@ -14,9 +14,10 @@ export const HASH_HEX = 32;
  * and then fstat'ed rather than lstat'ed and then opened: one path lookup instead of two, and the
  * size read is that of the file hashed. Only when the open fails does an lstat say why.
  *
- * A file the cache knows comes with its cached size, mtime and inode, and is only lstat'ed
- * unless it changed: the stats of an unchanged re-scan are spread over the workers and leave the
- * walk's thread free.
+ * A file the cache knows comes with its cached size, mtime and inode; it is lstat'ed, and read
+ * only if the cache's `holds` (its source text below, so the rule is written once) says it
+ * changed: the stats of an unchanged re-scan are spread over the workers and leave the walk's
+ * thread free.
  *
  * A batch's answer is packed (stats in a transferred Float64Array, hashes in one string) because
  * cloning an object per file cost the worker and the walker more than the files' stats.
