@@ -61,6 +61,33 @@ describe('HashCache', () => {
     third.close();
   });
 
+  it('finds files in any order, in folders stored in several runs', () => {
+    const file = join(dir, 'order.db');
+    const first = HashCache.open(file, ['/a']);
+    // The folder /a's files come before and after those of its sub-folder.
+    for (const [path, hash] of [
+      ['/a/x', 'hx'],
+      ['/a/s/y', 'hy'],
+      ['/a/z', 'hz'],
+      ['/a/s/t/w', 'hw'],
+    ] as const)
+      first.set(path, 1, 1, 1, hash);
+    first.save();
+    first.close();
+
+    const second = HashCache.open(file, ['/a']);
+    const found = [
+      ['/a', 'z'],
+      ['/a/s/t', 'w'],
+      ['/a', 'x'],
+      ['/a/s', 'y'],
+      ['/a', 'y'],
+      ['/a/s', 'w'],
+    ].map(([d, n]) => second.lookup(d!, n!)?.hash);
+    expect(found).toEqual(['hz', 'hw', 'hx', 'hy', undefined, undefined]);
+    second.close();
+  });
+
   it('without a file caches nothing', () => {
     const none = HashCache.open(undefined, ['/a']);
     none.set('/a/x', 1, 1, 1, 'hx');

@@ -16,6 +16,19 @@ export function holds(c: Cached, size: number, mtimeMs: number, ino: number): bo
   return c.size === size && c.mtimeMs === mtimeMs && c.ino === ino;
 }
 
+/**
+ * The loaded rows of one folder: `[start, end)`, stored together, and `more` when the folder's
+ * files were stored in several runs; `next` is the row the next lookup tries first; `names` maps
+ * names to rows once a lookup missed it.
+ */
+interface Folder {
+  start: number;
+  end: number;
+  next: number;
+  more?: number[];
+  names?: Map<string, number>;
+}
+
 /** States of a loaded row. */
 const UNSEEN = 0;
 const SEEN = 1;
@@ -31,18 +44,16 @@ const REPLACED = 2;
  * stats a re-scan cannot avoid; splitting three strings and copying one array does not.
  */
 export class HashCache {
-  /**
-   * Row of each file this cache was loaded with, by folder and name: the walk looks a folder up
-   * once for all its files, and neither side builds a path per file for it.
-   */
-  private readonly folders = new Map<string, Map<string, number>>();
+  /** The rows this cache was loaded with, by folder. */
+  private readonly folders = new Map<string, Folder>();
   /** The folder of the last lookup, which is most often the next one's. */
-  private last: { dir?: string; names?: Map<string, number> } = {};
+  private last: { dir?: string; folder?: Folder } = {};
   /** Per loaded row: size, mtime (ms), inode. */
   private readonly stats: Float64Array;
   private readonly hashes: string[] = [];
-  /** Per loaded row, the path relative to its root, as stored. */
+  /** Per loaded row, the path relative to its root, as stored, and where its name starts. */
   private readonly relPaths: string[] = [];
+  private readonly nameStarts: number[] = [];
   /** Per loaded row: looked up by this scan (what was not, under its roots, is gone), or replaced. */
   private readonly state: Uint8Array;
   /** Loaded rows of each root: `roots[r]`'s are `[starts[r], starts[r + 1])`. */
@@ -63,21 +74,26 @@ export class HashCache {
       if (rows > 0) {
         const prefix = root === '/' ? '/' : `${root}/`;
         const paths = row!.paths.split('\0');
-        let relDir: string | undefined;
-        let names = new Map<string, number>();
+        let folder: Folder | undefined;
+        let folderRel = '';
+        let folderSlash = 0;
         for (let i = 0; i < rows; i++) {
           const rel = paths[i]!;
           const slash = rel.lastIndexOf('/');
-          const folder = slash < 0 ? '' : rel.slice(0, slash);
-          // Files are stored folder by folder, so a folder's Map is found once for all of them.
-          if (folder !== relDir) {
-            relDir = folder;
-            const dir = slash < 0 ? root : prefix + folder;
-            names = this.folders.get(dir) ?? new Map<string, number>();
-            this.folders.set(dir, names);
-          }
-          names.set(rel.slice(slash + 1), this.hashes.length + i);
+          const g = this.hashes.length + i;
+          // A new folder unless this file's is the previous file's, compared without a copy.
+          if (!folder || slash !== folderSlash || !rel.startsWith(folderRel)) {
+            folderRel = slash < 0 ? '' : rel.slice(0, slash);
+            folderSlash = slash;
+            const dir = slash < 0 ? root : prefix + folderRel;
+            const seen = this.folders.get(dir);
+            if (seen) (seen.more ??= []).push(g);
+            folder = seen ?? { start: g, end: g + 1, next: g };
+            if (!seen) this.folders.set(dir, folder);
+          } else if (folder.more) folder.more.push(g);
+          else folder.end = g + 1;
           this.relPaths.push(rel);
+          this.nameStarts.push(slash + 1);
         }
         for (const hash of row!.hashes.split('\n')) this.hashes.push(hash);
         // A copy: the blob's buffer need not be aligned for a Float64Array view.
@@ -112,10 +128,27 @@ export class HashCache {
     return new HashCache(db, roots);
   }
 
-  /** Row of file `name` in folder `dir`. */
+  /**
+   * Row of file `name` in folder `dir`. A walk of an unchanged folder lists its files in the
+   * order they were stored, so the next row is tried first; a Map of the folder's names is built
+   * only when that fails.
+   */
   private row(dir: string, name: string): number | undefined {
-    if (dir !== this.last.dir) this.last = { dir, names: this.folders.get(dir) };
-    return this.last.names?.get(name);
+    if (dir !== this.last.dir) this.last = { dir, folder: this.folders.get(dir) };
+    const f = this.last.folder;
+    if (!f) return undefined;
+    if (f.next < f.end) {
+      const rel = this.relPaths[f.next]!;
+      if (rel.length - this.nameStarts[f.next]! === name.length && rel.endsWith(name))
+        return f.next++;
+    }
+    if (!f.names) {
+      f.names = new Map();
+      for (let i = f.start; i < f.end; i++)
+        f.names.set(this.relPaths[i]!.slice(this.nameStarts[i]), i);
+      for (const i of f.more ?? []) f.names.set(this.relPaths[i]!.slice(this.nameStarts[i]), i);
+    }
+    return f.names.get(name);
   }
 
   /**
