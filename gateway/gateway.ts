@@ -349,7 +349,7 @@ export class Gateway {
       this.topicSeries.clear();
       this.assetSeries.clear();
     }
-    // Other node topics (device status, inventory, writes) belong to later consumers.
+    // Other node topics (device status, writes) belong to later consumers.
   }
 
   /** `_nodes/<node>/inventory`: kept in the twin store when there is one, else ignored. */

@@ -107,6 +107,11 @@ describe('legacyLine (plc_registers)', () => {
       ['a b', 't=1', 'ns=2;s=Line 1,Speed', 3, 1],
       'plc_registers,asset=a\\ b,register_addr=ns\\=2;s\\=Line\\ 1\\,Speed,register_name=t\\=1 value=3 1',
     ],
+    [
+      'no asset',
+      ['', 'motor_speed', 'hr:100', 3, 1],
+      'plc_registers,register_addr=hr:100,register_name=motor_speed value=3 1',
+    ],
     ['no value', ['conveyor1', 'motor_speed', 'hr:100', null, 1], undefined],
     ['text', ['conveyor1', 'recipe', 'hr:200', 'A7', 1], undefined],
   ])('%s', (_name, args, line) => {

@@ -111,7 +111,9 @@ export function legacyLine(
   if (value === null || typeof value === 'string') return undefined;
   const n = Number(value);
   if (!Number.isFinite(n)) return undefined;
-  let line = `${LEGACY_MEASUREMENT},asset=${escape.tag(asset)}`;
+  // As in seriesOf, an empty tag value is left out: `asset=` alone is not valid line protocol.
+  let line = LEGACY_MEASUREMENT;
+  if (asset) line += `,asset=${escape.tag(asset)}`;
   if (address) line += `,register_addr=${escape.tag(address)}`;
   return `${line},register_name=${escape.tag(tag)} value=${n} ${ts}`;
 }
