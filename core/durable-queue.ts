@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { openSqlite, pragma, type Sqlite, type SqliteStatement } from './sqlite.js';
 
 /** One message waiting for delivery: an MQTT topic and body, and how many samples it carries. */
 export interface QueueRecord {
@@ -40,13 +40,16 @@ export class DurableQueue {
   readonly totals: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
   /** Records removed by the size or age limit. */
   readonly dropped: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
-  private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
-  private readonly deleteRange: Database.Statement;
-  private readonly range: Database.Statement;
-  private readonly oldest: Database.Statement;
-  private readonly sizeOfRange: Database.Statement;
-  private readonly oldestAges: Database.Statement;
+  private readonly db: Sqlite;
+  private readonly insert: SqliteStatement;
+  private readonly deleteRange: SqliteStatement;
+  private readonly range: SqliteStatement;
+  private readonly oldest: SqliteStatement;
+  private readonly sizeOfRange: SqliteStatement;
+  private readonly oldestAges: SqliteStatement;
+  private readonly highestId: SqliteStatement;
+  private readonly pageSize: SqliteStatement;
+  private readonly pageCount: SqliteStatement;
   private readonly appendMany: (records: QueueRecord[], deletes: [number, number][]) => void;
 
   /** Opens (or creates) the queue at `path`; `:memory:` keeps it in memory only. Throws when SQLite cannot. */
@@ -54,10 +57,10 @@ export class DurableQueue {
     readonly path: string,
     private readonly limits: DurableQueueLimits,
   ) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
+    this.db = openSqlite(path);
+    pragma(this.db, 'journal_mode = WAL').get();
     // FULL: each commit is fsynced, so what a flush committed survives power loss, not only kill -9.
-    this.db.pragma('synchronous = FULL');
+    pragma(this.db, 'synchronous = FULL').run();
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, topic TEXT NOT NULL, payload NOT NULL, samples INTEGER NOT NULL)',
     );
@@ -78,6 +81,9 @@ export class DurableQueue {
        FROM outbox WHERE id > ? ORDER BY id LIMIT 512`,
     );
     this.oldestAges = this.db.prepare('SELECT id, ts FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
+    this.highestId = this.db.prepare('SELECT max(id) AS id FROM outbox');
+    this.pageSize = pragma(this.db, 'page_size').pluck();
+    this.pageCount = pragma(this.db, 'page_count').pluck();
     this.appendMany = this.db.transaction((records: QueueRecord[], deletes: [number, number][]) => {
       for (const [from, to] of deletes) this.removeRange(from, to);
       for (const r of records) {
@@ -93,7 +99,7 @@ export class DurableQueue {
 
   /** Highest id stored, or 0: new records continue after it so order survives a restart. */
   maxId(): number {
-    const row = this.db.prepare('SELECT max(id) AS id FROM outbox').get() as { id: number | null };
+    const row = this.highestId.get() as { id: number | null };
     return row.id ?? 0;
   }
 
@@ -155,14 +161,12 @@ export class DurableQueue {
 
   /** On-disk size of the database and its WAL, bytes. */
   fileBytes(): number {
-    const page = this.db.pragma('page_size', { simple: true }) as number;
-    const pages = this.db.pragma('page_count', { simple: true }) as number;
-    return page * pages;
+    return (this.pageSize.get() as number) * (this.pageCount.get() as number);
   }
 
   close(): void {
     try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      pragma(this.db, 'wal_checkpoint(TRUNCATE)').get();
     } catch {
       // A read-only or full disk cannot checkpoint; SQLite replays the WAL on the next open.
     }

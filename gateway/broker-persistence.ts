@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import Database from 'better-sqlite3';
+import { openSqlite, pragma, type Sqlite, type SqliteStatement } from '../core/sqlite.js';
 import type { Aedes } from 'aedes';
 
 /** The parts of a PUBLISH packet the store keeps. */
@@ -70,16 +70,16 @@ export interface PersistenceStats {
  */
 export class SqlitePersistence {
   private readonly memory = new MemoryPersistence();
-  private readonly db: Database.Database;
+  private readonly db: Sqlite;
   private readonly wills = new Map<string, StoredPacket>();
   private readonly retainedTopics = new Set<string>();
   private broker?: Aedes;
   private retainedDropped = 0;
   private readonly sql: {
-    putRetained: Database.Statement;
-    delRetained: Database.Statement;
-    putWill: Database.Statement;
-    delWill: Database.Statement;
+    putRetained: SqliteStatement;
+    delRetained: SqliteStatement;
+    putWill: SqliteStatement;
+    delWill: SqliteStatement;
   };
 
   /** `:memory:` keeps nothing across restarts. Throws when the file cannot be opened. */
@@ -87,9 +87,9 @@ export class SqlitePersistence {
     readonly path: string,
     private readonly maxRetained: number,
   ) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openSqlite(path);
+    pragma(this.db, 'journal_mode = WAL').get();
+    pragma(this.db, 'synchronous = NORMAL').run();
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS retained (
         topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL, stored_at INTEGER NOT NULL);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
+import { openSqlite, pragma, type Sqlite, type SqliteStatement } from '../core/sqlite.js';
 import { audit, type AuditResult } from '../inventory/audit.js';
 import type { Fleet } from '../inventory/fleet.js';
 import type { InventoryReport } from '../inventory/report.js';
@@ -41,17 +41,20 @@ export type ReceiveResult =
  * is stored once.
  */
 export class TwinStore {
-  private readonly db: Database.Database;
+  private readonly db: Sqlite;
   private readonly latest = new Map<string, { id: number; report: InventoryReport }>();
   private view?: AuditResult;
-  private readonly insert: Database.Statement;
-  private readonly prune: Database.Statement;
-  private readonly lastDigest: Database.Statement;
+  private readonly insert: SqliteStatement;
+  private readonly prune: SqliteStatement;
+  private readonly lastDigest: SqliteStatement;
+  private readonly historyAll: SqliteStatement;
+  private readonly historyOfNode: SqliteStatement;
+  private readonly reportById: SqliteStatement;
 
   constructor(private readonly options: TwinStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
+    this.db = openSqlite(options.path);
+    pragma(this.db, 'journal_mode = WAL').get();
     this.db.exec(`CREATE TABLE IF NOT EXISTS reports (
       id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, site TEXT NOT NULL,
       received_at INTEGER NOT NULL, scanned_at INTEGER NOT NULL, digest TEXT NOT NULL,
@@ -69,6 +72,12 @@ export class TwinStore {
     this.lastDigest = this.db.prepare(
       'SELECT digest FROM reports WHERE node = ? ORDER BY id DESC LIMIT 1',
     );
+    const history = (where: string) =>
+      this.db.prepare(`SELECT id, node, site, received_at AS receivedAt, scanned_at AS scannedAt,
+        projects, files, bytes FROM reports ${where} ORDER BY id DESC`);
+    this.historyAll = history('');
+    this.historyOfNode = history('WHERE node = ?');
+    this.reportById = this.db.prepare('SELECT body FROM reports WHERE id = ?');
     const rows = this.db
       .prepare(
         `SELECT id, body FROM reports WHERE id IN (SELECT MAX(id) FROM reports GROUP BY node)`,
@@ -139,15 +148,12 @@ export class TwinStore {
 
   /** Stored reports, newest first; of one node when given. */
   history(node?: string): HistoryRow[] {
-    const sql = `SELECT id, node, site, received_at AS receivedAt, scanned_at AS scannedAt,
-      projects, files, bytes FROM reports ${node ? 'WHERE node = ?' : ''} ORDER BY id DESC`;
-    return this.db.prepare(sql).all(...(node ? [node] : [])) as HistoryRow[];
+    return (node ? this.historyOfNode.all(node) : this.historyAll.all()) as HistoryRow[];
   }
 
   /** A stored report by id (history), decoded. */
   report(id: number): InventoryReport | undefined {
-    const row = this.db.prepare('SELECT body FROM reports WHERE id = ?').get(id) as
-      { body: Buffer } | undefined;
+    const row = this.reportById.get(id) as { body: Buffer } | undefined;
     if (!row) return undefined;
     const decoded = decodeReport(row.body);
     return decoded.ok ? decoded.value : undefined;

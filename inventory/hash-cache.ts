@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, pragma, type Sqlite } from '../core/sqlite.js';
 
 export interface Cached {
   size: number;
@@ -63,7 +63,7 @@ export class HashCache {
   private readonly fresh = { paths: [] as string[], stats: [] as number[], hashes: [] as string[] };
 
   private constructor(
-    private readonly db: Database.Database | undefined,
+    private readonly db: Sqlite | undefined,
     private readonly roots: string[],
   ) {
     const loaded: Float64Array[] = [];
@@ -119,8 +119,8 @@ export class HashCache {
   static open(file: string | undefined, roots: string[]): HashCache {
     if (!file) return new HashCache(undefined, roots);
     mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const db = openSqlite(file);
+    pragma(db, 'journal_mode = WAL').get();
     // The JSON rows of earlier versions: this format replaces them; a first scan refills it.
     db.exec(`DROP TABLE IF EXISTS roots;
       CREATE TABLE IF NOT EXISTS root_files
