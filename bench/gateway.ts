@@ -24,16 +24,19 @@
  * systemd unit the gateway runs with.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { encodeTagPayload } from '../protocols/mqtt/payload.js';
 import { encodePayload, sparkplugTopic, type Metric } from '../protocols/mqtt/sparkplug.js';
-import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
+import { CLI, start, startCli, type Running } from '../test/support/processes.js';
 import { ensureServices } from '../test/support/system-services.js';
+import { startMosquitto, startVictoriaMetrics, type Service } from '../test/support/services.js';
 import { waitFor } from '../test/support/wait.js';
+import { mqttPacket, mqttString } from './mqtt-packets.js';
+import { cpuSeconds, statusMb } from './proc.js';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -48,7 +51,6 @@ const RETRY_MAX_MS = 1000;
 const ASSETS = 10;
 /** Per-tag scenario: tags per asset (ASSETS x this series). */
 const TAGS_PER_ASSET = 100;
-const TICKS = 100; // clock ticks per second of /proc/<pid>/stat
 const TARGETS = {
   tagPointsPerSec: 50_000,
   batchPointsPerSec: 200_000,
@@ -59,91 +61,10 @@ const TARGETS = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
-// ---------------------------------------------------------------- /proc
+// ---------------------------------------------------------------- VictoriaMetrics
 
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS;
-  } catch {
-    return NaN;
-  }
-}
-
-function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(
-      readFileSync(`/proc/${pid}/status`, 'utf8'),
-    );
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-function tempDir(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `flm-bench-${name}-`));
-  chmodSync(dir, 0o755); // Mosquitto drops root privileges and must still read its config.
-  return dir;
-}
-
-async function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-// ---------------------------------------------------------------- Mosquitto, VictoriaMetrics
-
-/**
- * Mosquitto 2 on 127.0.0.1 without a per-client queue limit: by default it drops QoS 1
- * messages for a subscriber with 1,000 queued, which a publisher running ahead would hit.
- */
-async function startBroker(port: number, dir: string): Promise<Running> {
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      'max_queued_messages 0',
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-      '',
-    ].join('\n'),
-  );
-  chmodSync(conf, 0o644);
-  const running = start('/usr/sbin/mosquitto', ['-c', conf]);
-  await waitFor('mosquitto to listen', () => tcpOpen(port), 20_000, 50);
-  return running;
-}
-
-/** Like test/support startVictoriaMetrics, plus: fresh rows are queryable at once. */
-async function startVm(port: number, dir: string): Promise<Running> {
-  const running = start('victoria-metrics', [
-    `-storageDataPath=${dir}`,
-    `-httpListenAddr=127.0.0.1:${port}`,
-    '-retentionPeriod=100y',
-    '-loggerLevel=ERROR',
-    '-search.latencyOffset=0s',
-    '-search.disableCache',
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'victoria-metrics to answer',
-    async () => (await fetch(`${url}/health`).catch(() => undefined))?.ok === true,
-    20_000,
-    50,
-  );
-  return running;
-}
+/** Fresh rows are queryable at once, so the count that ends a scenario is exact and prompt. */
+const VM_ARGS = ['-search.latencyOffset=0s', '-search.disableCache'];
 
 async function vmMetrics(url: string): Promise<string> {
   return (await fetch(`${url}/metrics`)).text();
@@ -167,28 +88,6 @@ async function vmCount(url: string, site: string): Promise<number> {
 }
 
 // ---------------------------------------------------------------- raw MQTT publisher
-
-function mqttString(s: string): Buffer {
-  const b = Buffer.from(s);
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 128;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
-
-function mqttPacket(first: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([first, ...remainingLength(body.length)]), body]);
-}
 
 /** One QoS 1 PUBLISH packet. */
 function publishPacket(topic: string, payload: Buffer | string, id: number): Buffer {
@@ -415,7 +314,7 @@ const GATEWAY_NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS ?? unitNodeO
 const gatewayEnv: NodeJS.ProcessEnv = { NODE_OPTIONS: GATEWAY_NODE_OPTIONS };
 
 async function startGateway(name: string, env: Env, extra: object = {}): Promise<Gw> {
-  const dir = tempDir(`gw-${name}`);
+  const dir = mkdtempSync(join(tmpdir(), `flm-bench-gw-${name}-`));
   const spoolPath = join(dir, 'spool.db');
   const file = join(dir, 'gateway.yaml');
   writeFileSync(file, JSON.stringify(gatewayConfig(name, env, spoolPath, extra)));
@@ -774,17 +673,16 @@ async function main(): Promise<void> {
   console.log(
     `# Gateway benchmark: ${POINTS} points per scenario; batches of ${BATCH} tags; ${PUBLISHERS} publisher connections (raw MQTT 3.1.1, QoS 1, ${WINDOW} PUBACKs outstanding each); one gateway CLI process per scenario (MQTT 5, QoS 1, defaults otherwise; NODE_OPTIONS "${GATEWAY_NODE_OPTIONS}"); Mosquitto max_queued_messages 0`,
   );
-  const brokerDir = tempDir('broker');
-  const vmDir = tempDir('vm');
-  const brokerPort = await freePort();
-  const vmPort = await freePort();
-  const broker = await startBroker(brokerPort, brokerDir);
-  let vm: Running | undefined = await startVm(vmPort, vmDir);
+  // Without a per-client queue limit: by default Mosquitto drops QoS 1 messages for a
+  // subscriber with 1,000 queued, which a publisher running ahead would hit.
+  const broker = await startMosquitto({ maxQueuedMessages: 0 });
+  let vm: Service | undefined = await startVictoriaMetrics({ args: VM_ARGS });
+  const { port: vmPort, dir: vmDir } = vm;
   const env: Env = {
-    brokerPort,
-    brokerPid: broker.child.pid!,
-    vmUrl: `http://127.0.0.1:${vmPort}`,
-    vmPid: () => vm?.child.pid ?? 0,
+    brokerPort: broker.port,
+    brokerPid: broker.process.child.pid!,
+    vmUrl: vm.url,
+    vmPid: () => vm?.process.child.pid ?? 0,
   };
   const results: Record<string, unknown>[] = [];
   const report = (r: Record<string, unknown>) => {
@@ -846,11 +744,11 @@ async function main(): Promise<void> {
       report(
         await drain(env, {
           stop: async () => {
-            await vm?.stop();
+            await vm?.kill();
             vm = undefined;
           },
           start: async () => {
-            vm = await startVm(vmPort, vmDir);
+            vm = await startVictoriaMetrics({ port: vmPort, dir: vmDir, args: VM_ARGS });
           },
         }),
       );
@@ -862,7 +760,6 @@ async function main(): Promise<void> {
   } finally {
     await vm?.stop();
     await broker.stop();
-    rmSync(brokerDir, { recursive: true, force: true });
     rmSync(vmDir, { recursive: true, force: true });
   }
 }

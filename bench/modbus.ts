@@ -17,19 +17,9 @@ import { parse } from 'yaml';
 import { freePort, startCli, runCli } from '../test/support/processes.js';
 import { startMosquitto } from '../test/support/services.js';
 import { ensureServices } from '../test/support/system-services.js';
+import { cpuSeconds, statusMb } from './proc.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const TICKS = 100; // clock ticks per second of /proc/<pid>/stat
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 interface Scenario {
   name: string;
@@ -94,7 +84,7 @@ async function run(s: Scenario, mqttUrl: string): Promise<Record<string, string 
   const cpu = cpuSeconds(pid) - cpu0;
   const simCpu = cpuSeconds(sim.child.pid!) - simCpu0;
   const msgs = messages - msg0;
-  const rss = peakRssMb(pid);
+  const rss = statusMb(pid, 'VmHWM');
   await agent.stop();
   const stopped = agent
     .output()

@@ -22,23 +22,12 @@ import { packageVersion } from '../core/package-info.js';
 import { freePort, startCli, type Running } from '../test/support/processes.js';
 import { startMosquitto } from '../test/support/services.js';
 import { waitFor } from '../test/support/wait.js';
+import { cpuSeconds, statusMb } from './proc.js';
 
 const VARIABLES = Number(process.env.BENCH_VARIABLES ?? 10_000);
 const RATE_HZ = Number(process.env.BENCH_RATE_HZ ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_MS = 5_000;
-/** Clock ticks per second of /proc/<pid>/stat. */
-const TICKS = 100;
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-
-function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m![1]) / 1024;
-}
 
 interface Health {
   samples: { read: number; published: number };
@@ -142,7 +131,7 @@ async function main(): Promise<void> {
     let rssMax = 0;
     while (performance.now() - t0 < SECONDS * 1000) {
       await new Promise((r) => setTimeout(r, 500));
-      rssMax = Math.max(rssMax, memoryMb(agentPid, 'VmRSS'));
+      rssMax = Math.max(rssMax, statusMb(agentPid, 'VmRSS'));
     }
     const elapsed = (performance.now() - t0) / 1000;
     const h1 = await health(healthPort);
@@ -197,11 +186,11 @@ async function main(): Promise<void> {
       ],
       [
         'agent RSS now / peak in window / peak ever (MB)',
-        `${memoryMb(agentPid, 'VmRSS').toFixed(0)} / ${rssMax.toFixed(0)} / ${memoryMb(agentPid, 'VmHWM').toFixed(0)}`,
+        `${statusMb(agentPid, 'VmRSS').toFixed(0)} / ${rssMax.toFixed(0)} / ${statusMb(agentPid, 'VmHWM').toFixed(0)}`,
       ],
       ['agent V8 heap used (MB)', String(h1.resources?.heapUsedMb ?? '?')],
       ['simulator CPU, % of one core', ((simCpu / elapsed) * 100).toFixed(0)],
-      ['simulator RSS (MB)', memoryMb(simPid, 'VmRSS').toFixed(0)],
+      ['simulator RSS (MB)', statusMb(simPid, 'VmRSS').toFixed(0)],
       [
         'reconnect: server back → all items delivering again',
         `${(reconnectMs / 1000).toFixed(2)} s`,

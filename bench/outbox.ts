@@ -38,6 +38,8 @@ import { SimulatorRuntime, type SteppingDevice } from '../simulators/runtime.js'
 import { syntheticLayout, type SyntheticTag } from '../simulators/synthetic.js';
 import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
 import { ensureServices } from '../test/support/system-services.js';
+import { mqttPacket, mqttString } from './mqtt-packets.js';
+import { cpuSeconds, statusMb } from './proc.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -58,7 +60,6 @@ const FLUSH_MS = 200;
 const REPLAY_RATE = 5000;
 const SITE = { site: 'bench', area: 'synthetic', line: 'line1' };
 const FILTER = 'factorylm/bench/synthetic/#';
-const TICKS = 100; // clock ticks per second of /proc/<pid>/stat
 
 const METHOD =
   'in-process, in a child process of its own: one Outbox (real SQLite file, flush 200 ms, maxInflight 1000) on an mqtt.js client to the local Mosquitto, fed the agent stream (10 assets x 1000 tags per 100 ms, payloads built beforehand with the agent encoders). ' +
@@ -68,18 +69,6 @@ const METHOD =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- /proc
-
-/** utime + stime of a process (all its threads), or only stime. */
-function cpuSeconds(pid: number, which: 'all' | 'system' = 'all'): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const system = Number(fields[12]);
-  return (which === 'system' ? system : Number(fields[11]) + system) / TICKS;
-}
-
-function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
@@ -191,25 +180,6 @@ function startBroker(port: number, dir: string): Running {
 }
 
 // ---------------------------------------------------------------- raw MQTT subscriber
-
-function mqttString(s: string): Buffer {
-  const b = Buffer.from(s);
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
-function mqttPacket(first: number, body: Buffer): Buffer {
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 128;
-    len.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([first, ...len]), body]);
-}
 
 /**
  * A minimal MQTT 3.1.1 subscriber (QoS 0, keepalive off) that counts: mqtt.js would spend more

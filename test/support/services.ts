@@ -137,8 +137,13 @@ export interface RestartOptions {
   dir?: string;
 }
 
+export interface VictoriaMetricsOptions extends RestartOptions {
+  /** More command-line flags. */
+  args?: string[];
+}
+
 /** VictoriaMetrics single node; accepts InfluxDB line protocol on /api/v2/write and /write. */
-export async function startVictoriaMetrics(options: RestartOptions = {}): Promise<Service> {
+export async function startVictoriaMetrics(options: VictoriaMetricsOptions = {}): Promise<Service> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? tempDir('victoria');
   const running = start('victoria-metrics', [
@@ -146,6 +151,7 @@ export async function startVictoriaMetrics(options: RestartOptions = {}): Promis
     `-httpListenAddr=127.0.0.1:${port}`,
     '-retentionPeriod=100y',
     '-loggerLevel=ERROR',
+    ...(options.args ?? []),
   ]);
   const url = `http://127.0.0.1:${port}`;
   await ready(
