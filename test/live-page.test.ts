@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
+import { launchChromium } from './support/chromium.js';
 import { startAgent, startGateway, startSimulator } from './support/pipeline.js';
 import type { Running } from './support/processes.js';
 import {
@@ -40,20 +41,7 @@ beforeAll(async () => {
   pageUrl = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(gateway.output())![1]!;
   ({ agent } = await startAgent(sim.port, mosquitto.url));
   profile = mkdtempSync(join(tmpdir(), 'factorylm-chromium-'));
-  // A fresh profile of its own (playwright passes it as --user-data-dir).
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromium(profile);
 });
 
 afterAll(async () => {
