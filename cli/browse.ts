@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { createRootLogger } from '../core/logger.js';
-import { OPCUA_APPLICATION_NAME } from '../agent/opcua-config.js';
 import type { BrowsedNode } from '../protocols/opcua/browse.js';
 import {
   addOpcuaConnectionOptions,
   checkOpcuaUrl,
   identityFrom,
+  oneShotConnection,
   type OpcuaCliOptions,
 } from './opcua-options.js';
 import { exitWithError, parseIntOption } from './run.js';
@@ -75,19 +75,10 @@ Examples:
       const { withSession } = await import('../protocols/opcua/one-shot.js');
       const { browseTree } = await import('../protocols/opcua/browse.js');
       const { deviceYaml, tagEntries, topicSafe } = await import('../protocols/opcua/tag-list.js');
-      const { applicationIdentity } = await import('../protocols/opcua/pki.js');
       const { routeLibraryLogs } = await import('../protocols/opcua/library-log.js');
       routeLibraryLogs(log);
       const result = await withSession(
-        {
-          name: endpoint,
-          endpoint,
-          securityMode: opts.securityMode,
-          securityPolicy: opts.securityPolicy,
-          identity,
-          application: applicationIdentity(opts.pki, OPCUA_APPLICATION_NAME),
-          acceptUnknownServerCertificate: opts.acceptUnknownServerCertificate ?? false,
-        },
+        await oneShotConnection(endpoint, opts, identity),
         log.child({ component: 'browse' }),
         (session) =>
           browseTree(session, {

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Identity } from '../protocols/opcua/connection.js';
+import { OPCUA_APPLICATION_NAME } from '../agent/opcua-config.js';
+import type { ConnectionOptions, Identity } from '../protocols/opcua/connection.js';
 import {
   SECURITY_MODES,
   SECURITY_POLICIES,
@@ -61,4 +62,34 @@ export function checkOpcuaUrl(url: string): string {
   if (!/^opc\.tcp:\/\/[^\s/]+(\/\S*)?$/.test(url))
     throw new InvalidArgumentError(`"${url}" is not an OPC UA endpoint; write opc.tcp://host:4840`);
   return url;
+}
+
+/** The connection `browse` and `read` open for one session, from their shared options. */
+export async function oneShotConnection(
+  endpoint: string,
+  opts: OpcuaCliOptions,
+  identity: Identity,
+): Promise<
+  Pick<
+    ConnectionOptions,
+    | 'name'
+    | 'endpoint'
+    | 'securityMode'
+    | 'securityPolicy'
+    | 'identity'
+    | 'application'
+    | 'acceptUnknownServerCertificate'
+  >
+> {
+  // Loaded here, not at the top: node-opcua loads only for OPC UA commands.
+  const { applicationIdentity } = await import('../protocols/opcua/pki.js');
+  return {
+    name: endpoint,
+    endpoint,
+    securityMode: opts.securityMode,
+    securityPolicy: opts.securityPolicy,
+    identity,
+    application: applicationIdentity(opts.pki, OPCUA_APPLICATION_NAME),
+    acceptUnknownServerCertificate: opts.acceptUnknownServerCertificate ?? false,
+  };
 }

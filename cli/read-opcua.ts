@@ -1,6 +1,5 @@
-import { OPCUA_APPLICATION_NAME } from '../agent/opcua-config.js';
 import { createRootLogger } from '../core/logger.js';
-import { identityFrom, type OpcuaCliOptions } from './opcua-options.js';
+import { identityFrom, oneShotConnection, type OpcuaCliOptions } from './opcua-options.js';
 import { exitWithError } from './run.js';
 
 /** `factorylm read opc.tcp://… <node ids or browse paths>`: one Read, printed like the Modbus read. */
@@ -23,18 +22,8 @@ export async function readOpcua(
   routeLibraryLogs(log);
   const { withSession } = await import('../protocols/opcua/one-shot.js');
   const { readRefs } = await import('../protocols/opcua/read.js');
-  const { applicationIdentity } = await import('../protocols/opcua/pki.js');
   const rows = await withSession(
-    {
-      name: endpoint,
-      endpoint,
-      securityMode: opts.securityMode,
-      securityPolicy: opts.securityPolicy,
-      identity,
-      application: applicationIdentity(opts.pki, OPCUA_APPLICATION_NAME),
-      acceptUnknownServerCertificate: opts.acceptUnknownServerCertificate ?? false,
-      connectTimeoutMs: opts.timeout,
-    },
+    { ...(await oneShotConnection(endpoint, opts, identity)), connectTimeoutMs: opts.timeout },
     log.child({ component: 'read' }),
     (session) => readRefs(session, refs, parsed),
   ).catch(exitWithError);
