@@ -28,6 +28,7 @@ import {
   type TagConfig,
 } from './config.js';
 import { startHealthServer, type HealthServer } from '../core/http-server.js';
+import { stateFile } from '../core/state-dir.js';
 import { createAgentMetrics, type AgentMetrics, type AgentMetricsSnapshot } from './metrics.js';
 import {
   agentScanOptions,
@@ -140,7 +141,7 @@ function deviceHealth(d: DeviceRuntime): DeviceHealth {
 
 /** Under systemd's StateDirectory when there is one, else the working directory. */
 function defaultOutboxPath(node: string): string {
-  return join(process.env.STATE_DIRECTORY?.split(':')[0] ?? '.', `outbox-${node}.db`);
+  return stateFile(`outbox-${node}.db`);
 }
 
 /**

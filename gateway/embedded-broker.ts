@@ -3,12 +3,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { stateFile } from '../core/state-dir.js';
 import { mayPublish, maySubscribe, type Principal } from './broker-acl.js';
 import {
   anonymousAllowed,
@@ -44,7 +44,7 @@ export interface InternalClient {
 
 /** Where the broker's SQLite file goes when the config names none. */
 export function defaultPersistencePath(gatewayName: string): string {
-  return join(process.env.STATE_DIRECTORY?.split(':')[0] ?? '.', `broker-${gatewayName}.db`);
+  return stateFile(`broker-${gatewayName}.db`);
 }
 
 const INTERNAL_USER = '$gateway-internal';

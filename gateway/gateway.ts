@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { stateFile } from '../core/state-dir.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
 import {
   decodeAssetPayload,
@@ -41,12 +41,12 @@ const IDLE_FLUSH_MS_MQTT3 = 10;
 
 /** Default twin store: beside the spool. */
 export function defaultTwinPath(name: string): string {
-  return join(process.env.STATE_DIRECTORY?.split(':')[0] ?? '.', `twin-${name}.db`);
+  return stateFile(`twin-${name}.db`);
 }
 
 /** Default spool file: beside the agent's outbox in systemd's StateDirectory, else here. */
 export function defaultSpoolPath(name: string): string {
-  return join(process.env.STATE_DIRECTORY?.split(':')[0] ?? '.', `spool-${name}.db`);
+  return stateFile(`spool-${name}.db`);
 }
 
 export interface GatewayDeps {

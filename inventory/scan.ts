@@ -2,6 +2,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { arch, availableParallelism, homedir, hostname, release, type } from 'node:os';
 import { basename, join } from 'node:path';
 import { packageVersion } from '../core/package-info.js';
+import { stateDirectory } from '../core/state-dir.js';
 import { DEFAULT_DOCKER_SOCKET, dockerInventory } from './docker.js';
 import { gitInfo } from './git.js';
 import { HashCache } from './hash-cache.js';
@@ -36,8 +37,7 @@ export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
 /** `$STATE_DIRECTORY` under systemd, else `$XDG_CACHE_HOME/factorylm` or `~/.cache/factorylm`. */
 export function defaultCacheFile(): string {
   const dir =
-    process.env.STATE_DIRECTORY?.split(':')[0] ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'factorylm');
+    stateDirectory() ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'factorylm');
   return join(dir, 'inventory-cache.db');
 }
 
