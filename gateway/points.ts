@@ -47,24 +47,8 @@ export function seriesOf(p: SeriesTags): string {
   return text;
 }
 
-/**
- * Series text by tag values. Tens of thousands of points a second share a few thousand
- * series: building and escaping it once per series, not per point, is most of what writing a
- * line costs. Cleared when full, so it stays bounded.
- */
-const seriesCache = new Map<string, string>();
+/** Most series a caller keeps texts of (see Gateway.series); beyond, it starts again. */
 export const SERIES_CACHE_MAX = 100_000;
-
-function cachedSeries(p: SeriesTags): string {
-  const key = `${p.site}\0${p.area}\0${p.line}\0${p.asset}\0${p.tag}\0${p.node ?? ''}`;
-  let text = seriesCache.get(key);
-  if (text === undefined) {
-    text = seriesOf(p);
-    if (seriesCache.size >= SERIES_CACHE_MAX) seriesCache.clear();
-    seriesCache.set(key, text);
-  }
-  return text;
-}
 
 /**
  * InfluxDB line protocol for one point, millisecond precision, as the client's `Point` writes
@@ -74,7 +58,7 @@ function cachedSeries(p: SeriesTags): string {
  * for the same reason.
  */
 export function toLine(p: TagPoint): string {
-  return lineOf(p.series ?? cachedSeries(p), p.value, p.quality, p.ts);
+  return lineOf(p.series ?? seriesOf(p), p.value, p.quality, p.ts);
 }
 
 /** A line of `series` (from `seriesOf`), for callers that keep the series text themselves. */
