@@ -24,8 +24,14 @@ const POLL_MS = 100;
 const FLUSH_MS = 200;
 
 /** Brokers of the outage tests: a persistent session survives a SIGKILL, so the subscriber
- * cannot miss what the agent sends in the moment after a restart before it resubscribed. */
-const DURABLE_BROKER: MosquittoOptions = { persistence: true, maxQueuedMessages: 1_000_000 };
+ * cannot miss what the agent sends in the moment after a restart before it resubscribed. With
+ * no in-flight limit the broker writes every message to the subscriber as it arrives, rather
+ * than holding all but 20 of a poll's burst in memory (see `crashBroker`). */
+const DURABLE_BROKER: MosquittoOptions = {
+  persistence: true,
+  maxQueuedMessages: 1_000_000,
+  maxInflightMessages: 0,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Processes and services, each stopped when its test finishes. Concurrent tests must register
@@ -55,6 +61,30 @@ async function restartBroker(
   const b = await startMosquitto({ ...options, port: old.port, dir: old.dir });
   cleanup(() => b.stop());
   return b;
+}
+
+/**
+ * Crashes the broker (SIGKILL) and returns when it stopped serving. A PUBACK means Mosquitto
+ * has the message, not that the subscriber or the disk has it (it saves once a second), so a
+ * broker killed mid-stream loses some of what it acknowledged: the broker's loss, which these
+ * tests must not count against the agent. Frozen first (SIGSTOP), it can take nothing more
+ * from the agent while the kernel still delivers what it had written to the subscriber; once
+ * the subscriber has gone quiet, SIGKILL.
+ */
+async function crashBroker(mosquitto: Service, sub: Subscriber): Promise<number> {
+  mosquitto.process.child.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  let seen = sub.messages.length;
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < 300 && Date.now() - stoppedAt < 5000) {
+    await sleep(50);
+    if (sub.messages.length !== seen) {
+      seen = sub.messages.length;
+      quietSince = Date.now();
+    }
+  }
+  await mosquitto.kill('SIGKILL');
+  return stoppedAt;
 }
 
 async function simulator(cleanup: Cleanup): Promise<Micro820Simulator> {
@@ -459,8 +489,7 @@ describe.concurrent('agent under faults (real agent CLI, Mosquitto and PLC simul
       // Long enough for the broker to have saved the subscriber's session at least once.
       await sleep(2500);
 
-      await mosquitto.kill('SIGKILL');
-      const killedAt = Date.now();
+      const killedAt = await crashBroker(mosquitto, sub);
       const during: AgentHealth[] = [];
       while (Date.now() - killedAt < 60_000) {
         await sleep(5000);
@@ -537,8 +566,7 @@ describe.concurrent('agent under faults (real agent CLI, Mosquitto and PLC simul
       await waitFor('live samples', () => sub.samples(asset).length > 20);
       await sleep(2500);
 
-      await mosquitto.kill('SIGKILL');
-      const brokerDownAt = Date.now();
+      const brokerDownAt = await crashBroker(mosquitto, sub);
       // Watch the agent's own count of accepted samples, then kill it right after one reading.
       const series: { at: number; accepted: number }[] = [];
       while (Date.now() - brokerDownAt < 6000) {
@@ -634,8 +662,7 @@ describe.concurrent('agent under faults (real agent CLI, Mosquitto and PLC simul
       await waitFor('live samples', () => sub.samples(asset).length > 100);
       await sleep(2500);
 
-      await mosquitto.kill('SIGKILL');
-      const killedAt = Date.now();
+      const killedAt = await crashBroker(mosquitto, sub);
       const full = await waitFor(
         'outbox full and dropping',
         async () => {

@@ -86,6 +86,8 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** QoS 1 messages queued per client beyond those in flight; Mosquitto's default is 1000. */
   maxQueuedMessages?: number;
+  /** QoS 1 messages in flight per client, 0 for no limit; Mosquitto's default is 20. */
+  maxInflightMessages?: number;
 }
 
 /** Mosquitto 2 on 127.0.0.1; by default anonymous, plain TCP, no persistence. */
@@ -121,6 +123,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Se
   } else lines.push('persistence false');
   if (options.maxQueuedMessages !== undefined)
     lines.push(`max_queued_messages ${options.maxQueuedMessages}`);
+  if (options.maxInflightMessages !== undefined)
+    lines.push(`max_inflight_messages ${options.maxInflightMessages}`);
   lines.push('log_dest stderr', 'log_type error', 'log_type warning', '');
   writeFileSync(conf, lines.join('\n'));
   chmodSync(conf, 0o644);
