@@ -352,7 +352,13 @@ function stoppedSummary(running: Running): string {
         acks?: { acked: number; redelivered: number };
       }
     | undefined;
-  if (!line) return 'no "gateway stopped" log line';
+  if (!line) {
+    const { exitCode, signalCode } = running.child;
+    if (exitCode === null && signalCode === null) return 'no "gateway stopped" log line';
+    // It died on its own (out of heap, say): the end of what it printed says why.
+    const tail = running.output().trim().split('\n').slice(-3).join(' | ').slice(0, 600);
+    return `gateway exited (${signalCode ?? `code ${exitCode}`}) before the stop: ${tail}`;
+  }
   const k = line.sink;
   return (
     `messages ${line.messages}, points ${line.points}` +

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { DurableQueue } from '../core/durable-queue.js';
 import { silentLogger } from '../core/logger.js';
 import { Spool } from './spool.js';
 
@@ -50,6 +51,42 @@ describe('Spool', () => {
     expect(spool.oldest(100)!.body.split('\n')).toEqual([...batch(0, 10), ...batch(20, 5)]);
     spool.close();
   });
+
+  it.each([
+    { sizes: Array<number>(100).fill(500), maxPoints: 2000, chunks: Array<number>(25).fill(4) },
+    { sizes: Array<number>(200).fill(1), maxPoints: 150, chunks: [150, 50] },
+    { sizes: [1, 1, 1, 500, 500, 500, 500, 500], maxPoints: 2000, chunks: [6, 2] },
+    { sizes: [500, 1, 1, 1, 1, 1, 1, 1, 1, 1], maxPoints: 504, chunks: [5, 5] },
+    { sizes: [9, 9, 30, 9], maxPoints: 20, chunks: [2, 1, 1] },
+  ])(
+    'chunks of batches of $sizes.length sizes up to $maxPoints points: whole batches, in order, reading about the rows it uses',
+    ({ sizes, maxPoints, chunks }) => {
+      const spool = new Spool(join(dir, 's.db'), limits, silentLogger);
+      let from = 0;
+      for (const n of sizes) {
+        spool.append(spool.nextId(), batch(from, n).join('\n'), n);
+        from += n;
+      }
+      const read = vi.spyOn(DurableQueue.prototype, 'read');
+      onTestFinished(() => read.mockRestore());
+      const got: number[] = [];
+      let next = 0;
+      for (let chunk = spool.oldest(maxPoints); chunk; chunk = spool.oldest(maxPoints)) {
+        expect(chunk.body.split('\n')).toEqual(batch(next, chunk.points));
+        expect(chunk.points <= maxPoints || chunk.batches === 1).toBe(true);
+        next += chunk.points;
+        got.push(chunk.batches);
+        const rows = read.mock.results.reduce((n, r) => n + (r.value as unknown[]).length, 0);
+        // At most the batches taken, one that did not fit, and a short read at the end.
+        expect(rows).toBeLessThanOrEqual(chunk.batches + 2);
+        read.mockClear();
+        spool.remove(chunk.ids);
+      }
+      expect(got).toEqual(chunks);
+      expect(next).toBe(from);
+      spool.close();
+    },
+  );
 
   it('keeps its batches, and their order, across a reopen', () => {
     const path = join(dir, 's.db');

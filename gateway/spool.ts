@@ -19,7 +19,7 @@ export interface SpoolChunk {
   batches: number;
 }
 
-/** Rows read from SQLite at a time while assembling a chunk. */
+/** Most rows read from SQLite at a time while assembling a chunk. */
 const READ_ROWS = 64;
 
 /**
@@ -92,8 +92,12 @@ export class Spool {
     const ids: number[] = [];
     let points = 0;
     let after = 0;
+    // A row is a whole batch, up to half a megabyte of text under load, or one line from a quiet
+    // site: read about as many rows as the points still wanted, judged by those read so far,
+    // rather than a fixed count that would load tens of megabytes to use a few rows.
+    let limit = 1;
     while (points < maxPoints) {
-      const rows = this.queue.read(after, Number.MAX_SAFE_INTEGER, READ_ROWS);
+      const rows = this.queue.read(after, Number.MAX_SAFE_INTEGER, limit);
       if (rows.length === 0) break;
       for (const row of rows) {
         if (parts.length > 0 && points + row.samples > maxPoints) return chunk();
@@ -102,6 +106,8 @@ export class Spool {
         points += row.samples;
         after = row.id;
       }
+      const perRow = Math.max(1, points / parts.length);
+      limit = Math.min(READ_ROWS, Math.max(1, Math.ceil((maxPoints - points) / perRow)));
     }
     return parts.length === 0 ? undefined : chunk();
 
