@@ -69,7 +69,10 @@ export function registerSimOpcua(sim: Command): void {
     )
     .option('--no-anonymous', 'refuse anonymous sessions (use with --user)')
     .option('--user <name:password>', 'accept this user (repeatable)', userOption, {})
-    .option('--pki <dir>', 'server certificates (own/, trusted/, rejected/); kept across restarts')
+    .option(
+      '--pki <dir>',
+      'server certificates (own/, trusted/, rejected/), kept across restarts; user certificates for X509 logins go in <pki>/users/trusted/certs',
+    )
     .option(
       '--strict-trust',
       'refuse client certificates not in <pki>/trusted/certs (default: accept any, for tests)',

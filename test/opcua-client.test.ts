@@ -1,4 +1,5 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -374,6 +375,59 @@ describe('security', () => {
       /the server refused user "operator" \(Bad\w+\): check the username and password/,
     );
     await s.close();
+  });
+
+  it('a user certificate logs in once the server trusts it; before, the refusal names the file', async () => {
+    const certificate = join(dir, 'operator-user.pem');
+    const privateKey = join(dir, 'operator-user.key');
+    // node-opcua-pki points OPENSSL_CONF at its own file, in this process and so its children.
+    const env = { ...process.env };
+    delete env.OPENSSL_CONF;
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=operator',
+        '-keyout',
+        privateKey,
+        '-out',
+        certificate,
+      ],
+      { stdio: 'pipe', env },
+    );
+    const withCertificate = {
+      securityMode: 'SignAndEncrypt',
+      securityPolicy: 'Basic256Sha256',
+      identity: { type: 'certificate', certificate, privateKey },
+    } as const;
+    // The server accepts anonymous sessions too, so only a certificate token can be refused here.
+    const s = source(sim, [tag('speed', SPEED)], withCertificate);
+    await waitFor('the refusal', async () => {
+      await s.read();
+      return s.status.lastError;
+    });
+    expect(s.status.lastError).toContain(
+      `the server refused the user certificate ${certificate} (Bad`,
+    );
+    expect(s.status.lastError).toMatch(/ask the server's operator to trust it for user logins/);
+    await s.close();
+    // The server operator trusts it: node-opcua keeps the refused one in users/rejected.
+    const users = join(sim.options.pkiDir, 'users');
+    const rejected = readdirSync(join(users, 'rejected'));
+    expect(rejected).toHaveLength(1);
+    copyFileSync(join(users, 'rejected', rejected[0]!), join(users, 'trusted/certs', rejected[0]!));
+    rmSync(join(users, 'rejected', rejected[0]!));
+    expect(existsSync(join(users, 'trusted/certs', rejected[0]!))).toBe(true);
+    const trusted = source(sim, [tag('speed', SPEED)], withCertificate);
+    await collect(trusted, good('speed'));
+    await trusted.close();
   });
 
   it('an untrusted server certificate lands in rejected/ and connects once moved to trusted/', async () => {

@@ -5,7 +5,7 @@ interface Context {
   endpoint: string;
   securityMode: string;
   securityPolicy: string;
-  identity: { type: string; username?: string };
+  identity: { type: string; username?: string; certificate?: string };
   application: { pkiDir: string; certificateFile: string };
 }
 
@@ -37,7 +37,9 @@ const RULES: { test: RegExp; say: (c: Context, raw: string) => string }[] = [
     say: (c, raw) =>
       c.identity.type === 'username'
         ? `the server refused user "${c.identity.username}" (${codeIn(raw)}): check the username and password`
-        : `the server refused the ${c.identity.type} identity (${codeIn(raw)}): check the identity the server expects`,
+        : c.identity.type === 'certificate'
+          ? `the server refused the user certificate ${c.identity.certificate} (${codeIn(raw)}): ask the server's operator to trust it for user logins`
+          : `the server refused the anonymous identity (${codeIn(raw)}): set identity to the username or user certificate the server expects`,
   },
   {
     test: /cannot find endpoint|BadSecurityModeRejected|BadSecurityPolicyRejected/,

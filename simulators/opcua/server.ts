@@ -33,7 +33,11 @@ export interface OpcuaSimulatorOptions {
   allowAnonymous: boolean;
   /** username → password. */
   users: Record<string, string>;
-  /** Server PKI folder: own certificate (kept across restarts), trusted and rejected clients. */
+  /**
+   * Server PKI folder: own certificate (kept across restarts), trusted and rejected clients.
+   * Its users/ folder holds the user certificates accepted for X509 logins (users/trusted/certs);
+   * any other lands in users/rejected and is refused, whatever `strictTrust` says.
+   */
   pkiDir: string;
   /** Refuse client certificates not in pkiDir/trusted (default: accept any, for tests). */
   strictTrust: boolean;
@@ -116,6 +120,12 @@ export class OpcuaSimulator {
         rootFolder: o.pkiDir,
         automaticallyAcceptUnknownCertificate: !o.strictTrust,
         disableFileWatchers: true,
+      }),
+      userCertificateManager: new OPCUACertificateManager({
+        rootFolder: join(o.pkiDir, 'users'),
+        automaticallyAcceptUnknownCertificate: false,
+        // Watched, so a user certificate moved to trusted/ works without a restart.
+        disableFileWatchers: false,
       }),
       serverCapabilities: { maxSessions: o.maxSessions },
     });
