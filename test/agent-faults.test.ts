@@ -13,6 +13,7 @@ import { describe, it, type TestContext } from 'vitest';
 import type { AgentHealth } from '../agent/agent.js';
 import { decodeTagPayload, type TagPayload } from '../protocols/mqtt/payload.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
+import { selfSignedCertificate } from './support/certificates.js';
 import { startSimulator, writeConfig } from './support/pipeline.js';
 import { freePort, startCli, type Running } from './support/processes.js';
 import { startMosquitto, type MosquittoOptions, type Service } from './support/services.js';
@@ -403,24 +404,12 @@ function makeCertificates(cleanup: Cleanup): {
 } {
   const dir = mkdtempSync(join(tmpdir(), 'factorylm-tls-'));
   chmodSync(dir, 0o755);
-  for (const name of ['ca', 'other-ca']) {
-    openssl(
-      dir,
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=FactoryLM test ${name}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.pem`,
-    );
-  }
+  for (const name of ['ca', 'other-ca'])
+    selfSignedCertificate({
+      cert: join(dir, `${name}.pem`),
+      key: join(dir, `${name}.key`),
+      subject: `/CN=FactoryLM test ${name}`,
+    });
   openssl(
     dir,
     'req',

@@ -6,6 +6,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
+import { selfSignedCertificate } from './support/certificates.js';
 import { EXAMPLE, exampleEnv, startSimulator, writeConfig } from './support/pipeline.js';
 import { CLI, runCli, startCli, type Running } from './support/processes.js';
 import { waitFor } from './support/wait.js';
@@ -127,27 +128,12 @@ const running: Running[] = [];
 
 beforeAll(async () => {
   // A self-signed certificate for 127.0.0.1, made with openssl as an operator would.
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCertificate({
+    cert,
+    key,
+    subject: '/CN=localhost',
+    extensions: ['subjectAltName=IP:127.0.0.1,DNS:localhost'],
+  });
   // Users through the CLI; the password comes from the environment, or stdin for one of them.
   const users: [keyof typeof PASSWORDS, string[]][] = [
     ['edge-01', ['--site', 'plant1']],

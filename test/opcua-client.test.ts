@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { applicationIdentity } from '../protocols/opcua/pki.js';
 import type { Reading } from '../protocols/types.js';
 import { OpcuaSimulator } from '../simulators/opcua/server.js';
 import { silentLogger } from '../core/logger.js';
+import { selfSignedCertificate } from './support/certificates.js';
 import { waitFor } from './support/wait.js';
 
 // Real node-opcua servers (the simulator, in this process) and real client sessions.
@@ -380,28 +380,7 @@ describe('security', () => {
   it('a user certificate logs in once the server trusts it; before, the refusal names the file', async () => {
     const certificate = join(dir, 'operator-user.pem');
     const privateKey = join(dir, 'operator-user.key');
-    // node-opcua-pki points OPENSSL_CONF at its own file, in this process and so its children.
-    const env = { ...process.env };
-    delete env.OPENSSL_CONF;
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=operator',
-        '-keyout',
-        privateKey,
-        '-out',
-        certificate,
-      ],
-      { stdio: 'pipe', env },
-    );
+    selfSignedCertificate({ cert: certificate, key: privateKey, subject: '/CN=operator' });
     const withCertificate = {
       securityMode: 'SignAndEncrypt',
       securityPolicy: 'Basic256Sha256',
