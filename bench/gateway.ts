@@ -35,7 +35,7 @@ import { CLI, start, startCli, type Running } from '../test/support/processes.js
 import { ensureServices } from '../test/support/system-services.js';
 import { startMosquitto, startVictoriaMetrics, type Service } from '../test/support/services.js';
 import { waitFor } from '../test/support/wait.js';
-import { mqttPacket, mqttString } from './mqtt-packets.js';
+import { MqttFramer, mqttPacket, mqttString } from './mqtt-packets.js';
 import { cpuSeconds, statusMb } from './proc.js';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
@@ -110,9 +110,12 @@ interface Message {
 class Publisher {
   acked = 0;
   private sent = 0;
-  private rest?: Buffer;
   private wake?: () => void;
   private connacked?: () => void;
+  private readonly frames = new MqttFramer((first) => {
+    if (first >> 4 === 2) this.connacked?.();
+    if (first >> 4 === 4) this.acked += 1;
+  });
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -168,29 +171,7 @@ class Publisher {
   }
 
   private onData(chunk: Buffer): void {
-    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
-    let at = 0;
-    while (buf.length - at >= 2) {
-      let len = 0;
-      let mul = 1;
-      let i = at + 1;
-      let complete = false;
-      for (let k = 0; k < 4 && i < buf.length; k++) {
-        const b = buf[i++]!;
-        len += (b & 127) * mul;
-        mul *= 128;
-        if (b < 128) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete || buf.length - i < len) break;
-      const type = buf[at]! >> 4;
-      if (type === 2) this.connacked?.();
-      if (type === 4) this.acked += 1;
-      at = i + len;
-    }
-    this.rest = at < buf.length ? Buffer.from(buf.subarray(at)) : undefined;
+    this.frames.push(chunk);
     const wake = this.wake;
     this.wake = undefined;
     wake?.();

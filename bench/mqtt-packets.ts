@@ -20,3 +20,40 @@ export function mqttPacket(first: number, body: Buffer): Buffer {
   } while (n > 0);
   return Buffer.concat([Buffer.from([first, ...len]), body]);
 }
+
+/**
+ * Splits a byte stream into MQTT packets: `push` each chunk as it arrives; `onPacket` gets each
+ * whole packet's first header byte and where its body lies in `buf`. A packet cut between chunks
+ * waits for the rest.
+ */
+export class MqttFramer {
+  private rest?: Buffer;
+
+  constructor(
+    private readonly onPacket: (first: number, buf: Buffer, from: number, to: number) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    let at = 0;
+    while (buf.length - at >= 2) {
+      let len = 0;
+      let mul = 1;
+      let i = at + 1;
+      let complete = false;
+      for (let k = 0; k < 4 && i < buf.length; k++) {
+        const b = buf[i++]!;
+        len += (b & 127) * mul;
+        mul *= 128;
+        if (b < 128) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete || buf.length - i < len) break;
+      this.onPacket(buf[at]!, buf, i, i + len);
+      at = i + len;
+    }
+    this.rest = at < buf.length ? Buffer.from(buf.subarray(at)) : undefined;
+  }
+}

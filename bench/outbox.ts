@@ -38,7 +38,7 @@ import { SimulatorRuntime, type SteppingDevice } from '../simulators/runtime.js'
 import { syntheticLayout, type SyntheticTag } from '../simulators/synthetic.js';
 import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
 import { ensureServices } from '../test/support/system-services.js';
-import { mqttPacket, mqttString } from './mqtt-packets.js';
+import { MqttFramer, mqttPacket, mqttString } from './mqtt-packets.js';
 import { cpuSeconds, statusMb } from './proc.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -194,7 +194,9 @@ class SampleCounter {
   lastMessageAt = 0;
   subscribedAt = 0;
   private readonly seen = new Set<string>();
-  private rest?: Buffer;
+  private readonly frames = new MqttFramer((first, buf, from, to) =>
+    this.onPacket(first, buf, from, to),
+  );
   private onSubscribed?: () => void;
 
   private constructor(
@@ -269,28 +271,7 @@ class SampleCounter {
 
   private onData(chunk: Buffer): void {
     this.lastMessageAt = Date.now();
-    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
-    let at = 0;
-    for (;;) {
-      if (buf.length - at < 2) break;
-      let len = 0;
-      let mul = 1;
-      let i = at + 1;
-      let complete = false;
-      for (let k = 0; k < 4 && i < buf.length; k++) {
-        const b = buf[i++]!;
-        len += (b & 127) * mul;
-        mul *= 128;
-        if (b < 128) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete || buf.length - i < len) break;
-      this.onPacket(buf[at]!, buf, i, i + len);
-      at = i + len;
-    }
-    this.rest = at < buf.length ? Buffer.from(buf.subarray(at)) : undefined;
+    this.frames.push(chunk);
   }
 
   private onPacket(first: number, buf: Buffer, from: number, to: number): void {
