@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { stateFileField } from '../core/config/state-file.js';
 import { logConfigSchema } from '../core/logger.js';
 import { loadConfigFile } from '../core/config/load.js';
 import { errorMessage } from '../core/errors.js';
@@ -296,13 +297,7 @@ export const agentConfigSchema = z
       .describe('Publishing policy'),
     outbox: z
       .strictObject({
-        path: z
-          .string()
-          .min(1)
-          .optional()
-          .describe(
-            'SQLite file of the durable outbox; default: outbox-<node>.db in $STATE_DIRECTORY (systemd) or the working directory',
-          ),
+        path: stateFileField('of the durable outbox', 'outbox-<node>.db'),
         maxBytes: z
           .int()
           .min(1_000_000)

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { stateFileField } from '../core/config/state-file.js';
 
 const host = z
   .string()
@@ -67,13 +68,11 @@ export const embeddedBrokerSchema = z
       ),
     persistence: z
       .strictObject({
-        path: z
-          .string()
-          .min(1)
-          .optional()
-          .describe(
-            'SQLite file keeping retained messages and Wills across restarts; default: broker-<gateway name>.db in $STATE_DIRECTORY (systemd) or the working directory; :memory: keeps nothing',
-          ),
+        path: stateFileField(
+          'keeping retained messages and Wills across restarts',
+          'broker-<gateway name>.db',
+          '; :memory: keeps nothing',
+        ),
         maxRetained: z
           .int()
           .min(1)

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { stateFileField } from '../core/config/state-file.js';
 import { logConfigSchema } from '../core/logger.js';
 import { loadConfigFile } from '../core/config/load.js';
 import { brokerSchema } from '../protocols/mqtt/broker.js';
@@ -64,13 +65,11 @@ export const influxSchema = z
 
 export const spoolSchema = z
   .strictObject({
-    path: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'SQLite file holding batches while InfluxDB is down; default: spool-<name>.db in $STATE_DIRECTORY (systemd) or the working directory; :memory: is lost on restart',
-      ),
+    path: stateFileField(
+      'holding batches while InfluxDB is down',
+      'spool-<name>.db',
+      '; :memory: is lost on restart',
+    ),
     maxBytes: z
       .int()
       .min(1_000_000)
@@ -137,13 +136,7 @@ export const httpSchema = z
 
 export const twinSchema = z
   .strictObject({
-    path: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'SQLite file of the inventory reports; default: twin-<name>.db in $STATE_DIRECTORY (systemd) or the working directory',
-      ),
+    path: stateFileField('of the inventory reports', 'twin-<name>.db'),
     historyPerNode: z
       .int()
       .min(1)
