@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadAgentConfig } from '../agent/config.js';
 import { errorMessage } from '../core/errors.js';
 import { createRootLogger } from '../core/logger.js';
+import { systemdNotifier } from '../core/sd-notify.js';
 import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
 
 export function registerAgent(program: Command): void {
@@ -42,6 +43,9 @@ export function registerAgent(program: Command): void {
       const { Agent } = await import('../agent/agent.js');
       const agent = new Agent(config, { log });
       await agent.start();
+      // Under systemd (Type=notify): ready once started, then the watchdog fed from the event loop.
+      const notifier = systemdNotifier(log);
+      await notifier?.ready();
       // SIGHUP: re-read the config; a config that does not validate is refused and the old one runs on.
       let reloading = Promise.resolve();
       process.on('SIGHUP', () => {
@@ -78,6 +82,7 @@ export function registerAgent(program: Command): void {
           );
         }, opts.statsInterval * 1000);
       await runUntilSignal(log, async () => {
+        await notifier?.stopping();
         if (timer) clearInterval(timer);
         await agent.stop();
       });

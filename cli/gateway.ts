@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createRootLogger } from '../core/logger.js';
+import { systemdNotifier } from '../core/sd-notify.js';
 import { loadGatewayConfig } from '../gateway/config.js';
 import type { TagPoint } from '../gateway/points.js';
 import { exitWithError, runUntilSignal } from './run.js';
@@ -64,7 +65,11 @@ export function registerGateway(program: Command): void {
       }
       // A twin.fleet file that is missing or invalid stops the start with its error.
       await gateway.start().catch(exitWithError);
+      // Under systemd (Type=notify): ready once started, then the watchdog fed from the event loop.
+      const notifier = systemdNotifier(log);
+      await notifier?.ready();
       await runUntilSignal(log, async () => {
+        await notifier?.stopping();
         await http?.stop();
         await gateway.stop();
         await broker?.stop();
