@@ -9,6 +9,7 @@ import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerGateway } from './gateway.js';
 import { registerInventory } from './inventory.js';
+import { registerLlm } from './llm.js';
 import { registerRead } from './read.js';
 import { registerSim } from './sim.js';
 import { registerWrite } from './write.js';
@@ -29,5 +30,6 @@ registerInventory(program);
 registerAudit(program);
 registerConfig(program);
 registerDemo(program);
+registerLlm(program);
 
 await program.parseAsync(process.argv);

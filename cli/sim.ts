@@ -8,6 +8,8 @@ import { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { SimulatorRuntime } from '../simulators/runtime.js';
 import { SyntheticDevice, syntheticLayout } from '../simulators/synthetic.js';
 import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
+import { registerSimCmms } from './sim-cmms.js';
+import { registerSimLlm } from './sim-llm.js';
 import { registerSimOpcua } from './sim-opcua.js';
 
 interface SimOptions {
@@ -107,6 +109,8 @@ function syntheticConfig(opts: SimOptions, synthetic: { devices: number; tags: n
 export function registerSim(program: Command): void {
   const sim = program.command('sim').description('PLC simulators for tests and demos');
   registerSimOpcua(sim);
+  registerSimCmms(sim);
+  registerSimLlm(sim);
   sim
     .command('modbus')
     .description(
