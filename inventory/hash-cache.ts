@@ -67,7 +67,7 @@ export class HashCache {
     private readonly roots: string[],
   ) {
     const loaded: Float64Array[] = [];
-    const read = db?.prepare('SELECT paths, stats, hashes FROM root_files WHERE root = ?');
+    const read = db?.prepare('SELECT paths, stats, hashes FROM root_files_xxh3 WHERE root = ?');
     for (const root of roots) {
       const row = read?.get(root) as { paths: string; stats: Buffer; hashes: string } | undefined;
       const rows = row ? row.stats.byteLength / 24 : 0;
@@ -121,9 +121,11 @@ export class HashCache {
     mkdirSync(dirname(file), { recursive: true });
     const db = openSqlite(file);
     pragma(db, 'journal_mode = WAL').get();
-    // The JSON rows of earlier versions: this format replaces them; a first scan refills it.
+    // Earlier versions: JSON rows (roots) and SHA-256 hashes (root_files), which must not be
+    // compared with XXH3 ones; a first scan refills the cache.
     db.exec(`DROP TABLE IF EXISTS roots;
-      CREATE TABLE IF NOT EXISTS root_files
+      DROP TABLE IF EXISTS root_files;
+      CREATE TABLE IF NOT EXISTS root_files_xxh3
         (root TEXT PRIMARY KEY, paths TEXT NOT NULL, stats BLOB NOT NULL, hashes TEXT NOT NULL)`);
     return new HashCache(db, roots);
   }
@@ -188,7 +190,7 @@ export class HashCache {
     const fresh = this.fresh;
     if (!db || (fresh.paths.length === 0 && this.seenCount === this.hashes.length)) return;
     const write = db.prepare(
-      'INSERT OR REPLACE INTO root_files (root, paths, stats, hashes) VALUES (?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO root_files_xxh3 (root, paths, stats, hashes) VALUES (?, ?, ?, ?)',
     );
     this.roots.forEach((root, r) => {
       const prefix = root === '/' ? '/' : `${root}/`;

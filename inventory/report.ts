@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { codeFactsSchema, entryPointSchema } from './code/facts.js';
 
 /**
  * The inventory report: what one node runs and holds, as published retained on
@@ -51,6 +52,10 @@ export const projectSchema = z.strictObject({
   tooLarge: z.number().int().min(0).describe('Files over the size cap, counted, not read'),
   unreadable: z.array(z.string()).describe('Files that could not be read (path and reason)'),
   modifiedAt: z.number().describe('Newest file modification time, ms since epoch'),
+  code: z
+    .strictObject({ entryPoints: z.array(entryPointSchema) })
+    .optional()
+    .describe('Entry points the project declares (console scripts, package.json, Dockerfile)'),
 });
 
 export const serviceSchema = z.strictObject({
@@ -109,6 +114,19 @@ export const reportSchema = z.strictObject({
     symlinks: z.number().describe('Symbolic links, never followed'),
     outsideProjects: z.number().describe('Files in no project folder'),
   }),
+  code: z
+    .strictObject({
+      params: z.strictObject({ k: z.number(), w: z.number(), minFunctionTokens: z.number() }),
+      stats: z.strictObject({
+        codeFiles: z.number().describe('Python/JS/TS files found'),
+        analyzed: z.number().describe('Distinct contents parsed in this scan'),
+        cached: z.number().describe('Distinct contents whose facts came from the cache'),
+        unparsed: z.number().describe('Distinct contents that did not parse cleanly'),
+      }),
+      facts: z.record(z.string(), codeFactsSchema).describe('Per content hash of a code file'),
+    })
+    .optional()
+    .describe('Imports, functions and clone fingerprints of the code files (absent: not analysed)'),
 });
 
 export type InventoryReport = z.output<typeof reportSchema>;

@@ -4,6 +4,8 @@ import { basename, join } from 'node:path';
 import { packageVersion } from '../core/package-info.js';
 import { stateDirectory } from '../core/state-dir.js';
 import { DEFAULT_DOCKER_SOCKET, dockerInventory } from './docker.js';
+import { scanCode, type CodeScan } from './code/scan-code.js';
+import { DEFAULT_CLONE_PARAMS } from './code/parse.js';
 import { gitInfo } from './git.js';
 import { HashCache } from './hash-cache.js';
 import { HashPool } from './hash-pool.js';
@@ -30,6 +32,8 @@ export interface ScanOptions {
   dockerSocket?: string;
   /** Worker threads reading and hashing files; default one per core, at most 4. */
   hashWorkers?: number;
+  /** Parse code files for imports, entry points and clone fingerprints; default true. */
+  code?: boolean;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -93,7 +97,7 @@ function commandPaths(command: string | undefined): string[] {
   return (command ?? '').split(/\s+/).filter((t) => t.startsWith('/'));
 }
 
-async function finish(draft: ProjectDraft): Promise<Project> {
+async function finish(draft: ProjectDraft, code: CodeScan | undefined): Promise<Project> {
   const m = draft.manifests;
   const py = [...m.keys()].filter((k) => k !== 'package.json').sort();
   const pyproject = m.has('pyproject.toml') ? parsePyproject(m.get('pyproject.toml')!) : undefined;
@@ -133,19 +137,20 @@ async function finish(draft: ProjectDraft): Promise<Project> {
     tooLarge: draft.tooLarge,
     unreadable: draft.unreadable,
     modifiedAt: Math.round(draft.modifiedAt),
+    ...(code ? { code: { entryPoints: code.entryPoints.get(draft.path) ?? [] } } : {}),
   };
 }
 
 /** Git calls at once: enough to overlap their start-up, few enough for a Raspberry Pi. */
 const GIT_CONCURRENCY = 4;
 
-async function finishAll(drafts: ProjectDraft[]): Promise<Project[]> {
+async function finishAll(drafts: ProjectDraft[], code: CodeScan | undefined): Promise<Project[]> {
   const out: Project[] = new Array(drafts.length);
   let next = 0;
   const worker = async () => {
     while (next < drafts.length) {
       const i = next++;
-      out[i] = await finish(drafts[i]!);
+      out[i] = await finish(drafts[i]!, code);
     }
   };
   await Promise.all(Array.from({ length: GIT_CONCURRENCY }, worker));
@@ -161,6 +166,7 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
   const pool = new HashPool(options.hashWorkers ?? Math.min(4, availableParallelism()));
   let projects: Project[];
   let walker: TreeWalker;
+  let code: CodeScan | undefined;
   try {
     walker = new TreeWalker({
       maxFileBytes,
@@ -170,8 +176,13 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
     });
     for (const root of roots) await walker.walk(root);
     await walker.finish();
-    projects = await finishAll(walker.drafts);
     cache.save();
+    if (options.code !== false)
+      code = await scanCode(walker.drafts, {
+        ...(options.cacheFile ? { cacheFile: options.cacheFile } : {}),
+        binary: walker.binary,
+      });
+    projects = await finishAll(walker.drafts, code);
   } finally {
     cache.close();
     await pool.close();
@@ -208,5 +219,8 @@ export async function scanNode(options: ScanOptions): Promise<InventoryReport> {
     images: docker.images,
     docker: docker.status,
     stats: walker.stats,
+    ...(code
+      ? { code: { params: DEFAULT_CLONE_PARAMS, stats: code.stats, facts: code.facts } }
+      : {}),
   };
 }

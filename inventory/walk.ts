@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { errorMessage } from '../core/errors.js';
+import { codeLanguageOf } from './code/facts.js';
 import { isScript, isSecretFile, languageOf, projectKindOf } from './file-kinds.js';
 import {
   IGNORE_FILE,
@@ -83,6 +84,8 @@ export class TreeWalker {
     symlinks: 0,
     outsideProjects: 0,
   };
+  /** Content hashes of code files (by extension) that hold NUL bytes: not worth parsing. */
+  readonly binary = new Set<string>();
   private batch: Pending[] = [];
   private readonly inflight = new Set<Promise<void>>();
 
@@ -272,6 +275,7 @@ export class TreeWalker {
       return;
     }
     const hash = hashes.slice(i * HASH_HEX, (i + 1) * HASH_HEX);
+    if (batch.binary[i] && codeLanguageOf(rel)) this.binary.add(hash);
     project.entries.push([rel, hash, size]);
     this.stats.hashed += 1;
     this.options.cache.set(path, size, mtimeMs, stats[i * 3 + 2]!, hash);
