@@ -58,9 +58,12 @@ function withLockout(notes: readonly string[]): string[] {
  * most MAX_DIAGNOSIS_TEXT characters whatever the model wrote.
  */
 export function formatDiagnosis(d: Diagnosis, meta: DiagnosisMeta): string {
+  // Safety and priority come first: a long answer is cut at the end, never there.
   const lines = [
     header(meta),
     clip(d.summary, 600),
+    `Suggested priority: ${d.suggestedPriority}`,
+    ...list('Safety:', withLockout(d.safetyNotes), false),
     ...list(
       'Probable causes:',
       d.probableCauses.map((c) => `${c.cause} (${c.likelihood})`),
@@ -68,9 +71,6 @@ export function formatDiagnosis(d: Diagnosis, meta: DiagnosisMeta): string {
     ),
     ...list('Checks, in order:', d.checks, true),
     ...list('Parts that may be needed:', d.parts, false),
-    ...list('Safety:', withLockout(d.safetyNotes), false),
-    '',
-    `Suggested priority: ${d.suggestedPriority}`,
   ];
   const text = lines.join('\n');
   return text.length <= MAX_DIAGNOSIS_TEXT ? text : `${text.slice(0, MAX_DIAGNOSIS_TEXT - 1)}…`;
