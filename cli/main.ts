@@ -5,6 +5,7 @@ import { registerAgent } from './agent.js';
 import { registerAudit } from './audit.js';
 import { registerBroker } from './broker.js';
 import { registerBrowse } from './browse.js';
+import { registerCmms } from './cmms.js';
 import { registerConfig } from './config.js';
 import { registerDemo } from './demo.js';
 import { registerGateway } from './gateway.js';
@@ -30,6 +31,7 @@ registerInventory(program);
 registerAudit(program);
 registerConfig(program);
 registerDemo(program);
+registerCmms(program);
 registerLlm(program);
 
 await program.parseAsync(process.argv);
