@@ -89,7 +89,7 @@ GET /work-orders/asset/{id}, GET /work-orders/{id}, PATCH /work-orders/{id}/chan
 POST /comments, POST /comments/search/{workOrderId}.
 
 Control API (--control-port): GET/PUT/DELETE /faults {down: false|"refuse"|"503", delayMs,
-createDelayMs, dropAfterCreate, rateLimitPerMinute, signInPerMinute, tokenLifetimeMs,
+createDelayMs, dropAfterCreate, rateLimitPerMinute, signInPerMinute, rateWindowMs, tokenLifetimeMs,
 authErrorStyle}, PUT /limits {workOrders, assets, licensed}, POST /tokens/expire {refresh?},
 GET /state (orders with comments, per company), GET /stats (requests by route).
 

@@ -11,6 +11,7 @@ export const cmmsFaultSchema = z.strictObject({
   dropAfterCreate: z.int().min(0).max(1000).optional(),
   rateLimitPerMinute: z.int().min(1).optional(),
   signInPerMinute: z.int().min(1).optional(),
+  rateWindowMs: z.int().min(100).optional(),
   tokenLifetimeMs: z.int().min(1).optional(),
   authErrorStyle: z.enum(['spring', 'message']).optional(),
 });

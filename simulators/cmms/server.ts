@@ -26,6 +26,8 @@ export interface CmmsFaults {
   rateLimitPerMinute: number;
   /** Sign-in requests per minute per client address (Atlas: 20). */
   signInPerMinute: number;
+  /** Length of the rate-limit window, ms (Atlas: one minute); tests shorten it. */
+  rateWindowMs: number;
   /** Lifetime of access tokens, ms (Atlas default 30 min). */
   tokenLifetimeMs: number;
   /**
@@ -43,6 +45,7 @@ export const DEFAULT_FAULTS: CmmsFaults = {
   dropAfterCreate: 0,
   rateLimitPerMinute: 100,
   signInPerMinute: 20,
+  rateWindowMs: 60_000,
   tokenLifetimeMs: 30 * 60_000,
   authErrorStyle: 'spring',
 };
@@ -397,10 +400,10 @@ export class CmmsSimulator {
     return this.model.userByEmail(claims.email) ?? 'refused';
   }
 
-  /** A sliding one-minute window per key. */
+  /** A sliding window per key (one minute unless rateWindowMs says otherwise). */
   private allow(key: string, perMinute: number): boolean {
     const now = Date.now();
-    const window = (this.windows.get(key) ?? []).filter((t) => t > now - 60_000);
+    const window = (this.windows.get(key) ?? []).filter((t) => t > now - this.faults.rateWindowMs);
     this.windows.set(key, window);
     if (window.length >= perMinute) return false;
     window.push(now);
