@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
+import { sleep } from '../../core/backoff.js';
 import type { Logger } from '../../core/logger.js';
 import { proseAnswer, simulatedDiagnosis, tokens } from './answer.js';
 import { LlmFaults, type LlmFaultKind } from './faults.js';
@@ -24,8 +24,9 @@ export interface RecordedRequest {
   at: number;
   method: string;
   path: string;
+  /** HTTP status; 0 while in progress or when no answer was sent (drop, client gone). */
   status: number;
-  /** ok, or the fault or error that answered it. */
+  /** in-progress, ok, or the fault or error that answered it. */
   outcome: string;
   model?: string;
   stream?: unknown;
@@ -130,22 +131,27 @@ export class LlmSimulator {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
+    // Recorded on arrival, so a test sees a request the simulator is still working on.
     const entry: RecordedRequest = {
       at: Date.now(),
       method: req.method ?? '',
       path,
-      status: 200,
-      outcome: 'ok',
+      status: 0,
+      outcome: 'in-progress',
     };
+    this.record(entry);
     this.route(req, res, path, entry)
+      .then(() => {
+        if (entry.outcome === 'in-progress') entry.outcome = 'ok';
+        if (entry.status === 0 && res.headersSent) entry.status = res.statusCode;
+      })
       .catch((err: unknown) => {
         const failure = err instanceof HttpFailure ? err : new HttpFailure(500, String(err));
         entry.status = failure.status;
         entry.outcome = failure.outcome;
         if (!res.headersSent) sendError(res, path.startsWith('/v1/') ? 'openai' : 'chat', failure);
         else res.end();
-      })
-      .finally(() => this.record(entry));
+      });
   }
 
   private async route(
@@ -239,13 +245,18 @@ export class LlmSimulator {
         'busy',
       );
     }
+    // Ollama cancels a generation whose client went away; so does the simulator.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
     try {
       if (!this.loaded && this.faults.settings.coldLoadMs > 0)
-        await delay(this.faults.settings.coldLoadMs);
-      this.loaded = true;
-      if (this.faults.settings.delayMs > 0) await delay(this.faults.settings.delayMs);
-      // The client gave up while waiting (its timeout): nothing to answer.
-      if (res.destroyed) return;
+        await sleep(this.faults.settings.coldLoadMs, gone.signal);
+      if (!gone.signal.aborted) this.loaded = true;
+      if (this.faults.settings.delayMs > 0) await sleep(this.faults.settings.delayMs, gone.signal);
+      if (gone.signal.aborted) {
+        entry.outcome = 'client-gone';
+        return;
+      }
       this.answer(api, model, body, prompt, fault, entry, res);
     } finally {
       this.leave();
@@ -271,7 +282,6 @@ export class LlmSimulator {
       throw new HttpFailure(500, 'llama runner process has terminated: signal: killed', 'error');
     if (fault === 'drop') {
       entry.outcome = 'drop';
-      entry.status = 0;
       res.socket?.destroy();
       return;
     }
