@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { audit, checkFailures, type AuditResult } from '../inventory/audit.js';
+import { DEFAULT_CLONE_OPTIONS } from '../inventory/code/clones.js';
+import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../inventory/code/graph-render.js';
 import { loadFleet } from '../inventory/fleet.js';
 import type { InventoryReport } from '../inventory/report.js';
 import { renderMarkdown, renderText } from '../inventory/render.js';
@@ -16,6 +18,22 @@ interface AuditOptions {
   check?: boolean;
   baseline?: string;
   forkThreshold: number;
+  graph?: GraphFormat;
+  cloneSimilarity: number;
+  cloneMinTokens: number;
+}
+
+function graphFormat(v: string): GraphFormat {
+  if (!(GRAPH_FORMATS as readonly string[]).includes(v))
+    throw new Error(`--graph must be one of ${GRAPH_FORMATS.join(', ')}, got "${v}"`);
+  return v as GraphFormat;
+}
+
+function positiveInteger(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`--clone-min-tokens must be a positive integer, got "${v}"`);
+  return n;
 }
 
 function percent(v: string): number {
@@ -54,7 +72,7 @@ export function registerAudit(program: Command): void {
   program
     .command('audit')
     .description(
-      'Fleet twin from inventory reports: exact duplicates, forks, production vs experimental, drift',
+      'Fleet twin from inventory reports: duplicates, forks, drift, import graph, copied code, dead code',
     )
     .argument('[reports...]', 'inventory reports (factorylm inventory --out FILE)')
     .option('--gateway <url>', "read every node's latest report from a gateway's twin store")
@@ -62,6 +80,23 @@ export function registerAudit(program: Command): void {
     .option('--fleet <file>', 'desired state (fleet.yaml): report drift from it')
     .option('--json', 'print the twin as JSON')
     .option('--markdown', 'print the twin as a Markdown document')
+    .option(
+      '--graph <format>',
+      `print the project graph only: ${GRAPH_FORMATS.join('|')}`,
+      graphFormat,
+    )
+    .option(
+      '--clone-similarity <percent>',
+      'near-clone bar: share of winnowed fingerprints two files have in common',
+      percent,
+      DEFAULT_CLONE_OPTIONS.similarity * 100,
+    )
+    .option(
+      '--clone-min-tokens <n>',
+      'files with fewer tokens are never reported as clones',
+      positiveInteger,
+      DEFAULT_CLONE_OPTIONS.minFileTokens,
+    )
     .option('--check', 'exit 1 on any drift or on duplicates not in --baseline (for CI)')
     .option('--baseline <file>', 'earlier --json output: its duplicates do not fail --check')
     .option(
@@ -78,6 +113,15 @@ export function registerAudit(program: Command): void {
         'copies is, in order: the one production runs, one with a git remote, a git repository, the',
         'newest commit, the oldest files. Exit codes: 0 fine; 1 --check found drift or duplicates,',
         'or an error; 2 an invalid fleet.yaml.',
+        '',
+        'Code (from reports with code facts): every Python/JS/TS import resolved to a',
+        'scanned file, the standard library, a Node built-in, a declared dependency, or listed as',
+        'unresolved. Each file is production (reachable from what a running unit or container runs),',
+        'library (imported by another project), experimental (reachable only from scripts nothing',
+        'runs), test, or dead. Clones: type 1 (same tokens), type 2 (names and literals renamed) and',
+        'near (winnowed 20-token fingerprints, --clone-similarity of the larger file), per file and',
+        'per function; "Copied, not imported" lists copies across projects with no import between',
+        'them. --json carries the graph (code.files, code.edges).',
         '',
         'Examples:',
         '  factorylm audit edge-01.json edge-02.json --markdown > TWIN.md',
@@ -99,6 +143,7 @@ export function registerAudit(program: Command): void {
         const fleet = opts.fleet ? await loadFleet(opts.fleet) : undefined;
         result = audit(reports, {
           forkThreshold: opts.forkThreshold / 100,
+          clones: { similarity: opts.cloneSimilarity / 100, minFileTokens: opts.cloneMinTokens },
           ...(fleet ? { fleet } : {}),
         });
         if (opts.baseline)
@@ -106,12 +151,18 @@ export function registerAudit(program: Command): void {
       } catch (err) {
         return exitWithError(err);
       }
+      if (opts.graph && !result.code)
+        return exitWithError(
+          new Error('no report carries code facts: scan again with factorylm 0.1 or later'),
+        );
       process.stdout.write(
-        opts.json
-          ? JSON.stringify(result, null, 1) + '\n'
-          : opts.markdown
-            ? renderMarkdown(result)
-            : renderText(result),
+        opts.graph && result.code
+          ? renderGraph(result.code, opts.graph)
+          : opts.json
+            ? JSON.stringify(result, null, 1) + '\n'
+            : opts.markdown
+              ? renderMarkdown(result)
+              : renderText(result),
       );
       if (opts.check) {
         const failures = checkFailures(result, baseline);

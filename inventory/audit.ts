@@ -1,3 +1,5 @@
+import type { CloneOptions } from './code/clones.js';
+import { codeTwin, type CodeTwin } from './code/twin.js';
 import { driftBetweenNodes, driftFromFleet, type Drift } from './drift.js';
 import { DEFAULT_FORK_THRESHOLD, findDuplicates, type Duplicates } from './duplicates.js';
 import { desiredState, type Fleet } from './fleet.js';
@@ -31,6 +33,8 @@ export interface AuditResult {
   projects: ProjectSummary[];
   duplicates: Duplicates;
   drift: Drift[];
+  /** Import graph, file classes and clones; absent when no report carries code facts. */
+  code?: CodeTwin;
   summary: {
     nodes: number;
     projects: number;
@@ -50,6 +54,8 @@ export interface AuditOptions {
   forkThreshold?: number;
   fleet?: Fleet;
   now?: number;
+  /** Clone-detection thresholds; defaults in DEFAULT_CLONE_OPTIONS. */
+  clones?: Partial<CloneOptions>;
 }
 
 /** Latest report per node: a fleet twin holds one state per node. */
@@ -91,6 +97,7 @@ export function audit(reports: InventoryReport[], options: AuditOptions = {}): A
   }));
   const projects = views.map(({ entries: _entries, ...rest }) => rest);
   const count = (a: string) => duplicates.kill.filter((r) => r.action === a).length;
+  const code = codeTwin(latest, views, options.clones);
   return {
     generatedAt: options.now ?? Date.now(),
     forkThreshold,
@@ -98,6 +105,7 @@ export function audit(reports: InventoryReport[], options: AuditOptions = {}): A
     projects,
     duplicates,
     drift,
+    ...(code ? { code } : {}),
     summary: {
       nodes: nodes.length,
       projects: projects.length,

@@ -107,7 +107,24 @@ function sections(r: AuditResult, code: (s: string) => string) {
       d.detail,
     ]),
   };
-  return { nodes, projects, kill, forks, drift };
+  const c = r.code;
+  const copied = {
+    title: 'Copied, not imported',
+    headers: ['Copy', 'Lines', 'Source', 'Type', 'Action'],
+    rows: (c?.copied ?? []).map((x) => [
+      code(x.function ? `${x.copy}#${x.function}` : x.copy),
+      x.lines,
+      code(x.source),
+      x.type === 'near' ? `near ${Math.round(x.similarity * 100)}%` : `type ${x.type}`,
+      x.action,
+    ]),
+  };
+  const dead = {
+    title: 'Dead code',
+    headers: ['File', 'Lines', 'Action', 'Reason'],
+    rows: (c?.dead ?? []).map((d) => [code(d.file), formatCount(d.lines), d.action, d.reason]),
+  };
+  return { nodes, projects, kill, forks, drift, copied, dead };
 }
 
 /** Up to five paths, then how many more. */
@@ -132,7 +149,7 @@ export function renderText(r: AuditResult): string {
     `Fleet twin: ${r.summary.nodes} nodes, ${formatCount(r.summary.projects)} projects, ` +
       `${formatCount(r.summary.files)} files, ${formatBytes(r.summary.bytes)}`,
   ];
-  for (const sec of [s.nodes, s.projects, s.kill, s.forks, s.drift]) {
+  for (const sec of [s.nodes, s.projects, s.kill, s.copied, s.dead, s.forks, s.drift]) {
     out.push('', `${sec.title} (${sec.rows.length})`);
     if (sec.rows.length) out.push(textTable(sec.headers, sec.rows));
   }
@@ -154,7 +171,18 @@ export function renderMarkdown(r: AuditResult): string {
       `${r.summary.exactGroups} sets of exact copies, ${r.summary.forks} forks, ` +
       `${r.summary.drift} drift findings.`,
   ];
-  for (const sec of [s.nodes, s.projects, s.kill, s.forks, s.drift]) {
+  if (r.code) {
+    const k = r.code.summary;
+    out.push(
+      '',
+      `Code: ${formatCount(k.files)} files, ${formatCount(k.lines)} lines; ` +
+        `${formatCount(k.edges)} imports between them, ${k.unresolved} unresolved, ` +
+        `${k.unparsed} that do not parse; ${k.cloneGroups} clone groups, ` +
+        `${k.copiedNotImported} copies not imported; ${formatCount(k.deadFiles)} dead files ` +
+        `(${formatCount(k.deadLines)} lines).`,
+    );
+  }
+  for (const sec of [s.nodes, s.projects, s.kill, s.copied, s.dead, s.forks, s.drift]) {
     out.push('', `## ${sec.title}`, '');
     out.push(sec.rows.length ? markdownTable(sec.headers, sec.rows) : '*None.*');
     if (sec === s.kill) out.push('', `**${recoveredLine(r)}**`);

@@ -104,7 +104,15 @@ export class CodeParsers {
       void err;
     }
     if (!tree)
-      return { lang, lines, tokens: 0, imports: [], functions: [], fp: '', error: 'parser gave up' };
+      return {
+        lang,
+        lines,
+        tokens: 0,
+        imports: [],
+        functions: [],
+        fp: '',
+        error: 'parser gave up',
+      };
     try {
       return this.extract(tree, text, lang, lines);
     } finally {
@@ -224,7 +232,8 @@ export class CodeParsers {
       const cond = node.childForFieldName('condition')?.text ?? '';
       return /^(__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__)$/.test(cond);
     }
-    if (type === 'future_import_statement') imports.push({ spec: '__future__', kind: 'from', line });
+    if (type === 'future_import_statement')
+      imports.push({ spec: '__future__', kind: 'from', line });
     else if (type === 'import_statement') {
       for (const child of node.namedChildren) {
         const name = child?.type === 'aliased_import' ? child.childForFieldName('name') : child;
@@ -239,9 +248,13 @@ export class CodeParsers {
         level = prefix?.text.length ?? 0;
         spec = module.namedChildren.find((c) => c?.type === 'dotted_name')?.text ?? '';
       }
-      const names = node.childrenForFieldName('name').map((n) =>
-        n?.type === 'aliased_import' ? (n.childForFieldName('name')?.text ?? '') : (n?.text ?? ''),
-      );
+      const names = node
+        .childrenForFieldName('name')
+        .map((n) =>
+          n?.type === 'aliased_import'
+            ? (n.childForFieldName('name')?.text ?? '')
+            : (n?.text ?? ''),
+        );
       if (node.namedChildren.some((c) => c?.type === 'wildcard_import')) names.push('*');
       imports.push({ spec, kind: 'from', line, ...(level ? { level } : {}), names });
     } else {
@@ -298,7 +311,13 @@ export class CodeParsers {
     const typeOnly = node.children.some((c) => c?.type === 'type' && !c.isNamed);
     imports.push({
       spec,
-      kind: required ? 'require' : typeOnly ? 'type' : type === 'export_statement' ? 'reexport' : 'esm',
+      kind: required
+        ? 'require'
+        : typeOnly
+          ? 'type'
+          : type === 'export_statement'
+            ? 'reexport'
+            : 'esm',
       line,
     });
   }

@@ -43,8 +43,7 @@ export class FactsCache {
    */
   binaryHashes(): Set<string> {
     const rows = this.db?.prepare('SELECT hash FROM binary_hashes').pluck().all() as
-      | string[]
-      | undefined;
+      string[] | undefined;
     return new Set(rows ?? []);
   }
 
@@ -149,8 +148,7 @@ export async function scanCode(
       if (!lang || hash === 'secret' || hash.startsWith('size:')) continue;
       stats.codeFiles += 1;
       if (wanted.has(hash) || facts[hash]) continue;
-      if (binary(hash))
-        facts[hash] = { ...EMPTY, lang, error: 'binary' };
+      if (binary(hash)) facts[hash] = { ...EMPTY, lang, error: 'binary' };
       else if (size > MAX_PARSE_BYTES)
         facts[hash] = { ...EMPTY, lang, error: `over ${MAX_PARSE_BYTES / 1024 / 1024} MiB` };
       else wanted.set(hash, { key: `${tag}:${lang}:${hash}`, path: `${p.path}/${rel}`, size });
