@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { parseConfigText } from '../../core/config/load.js';
 import { llmConfigSchema } from './config.js';
 
 describe('llmConfigSchema', () => {
@@ -39,5 +42,22 @@ describe('llmConfigSchema', () => {
 
   it.each([['-1'], ['5m'], [300], [0]])('accepts keepAlive %j', (keepAlive) => {
     expect(llmConfigSchema.safeParse({ keepAlive }).success).toBe(true);
+  });
+});
+
+describe('deploy/examples/maintenance-llm.yaml', () => {
+  const file = 'deploy/examples/maintenance-llm.yaml';
+  const schema = z.looseObject({ maintenance: z.looseObject({ llm: llmConfigSchema }) });
+
+  it('loads, and every value it sets is the default', () => {
+    const loaded = parseConfigText(readFileSync(file, 'utf8'), file, schema, {});
+    expect(loaded.maintenance.llm).toEqual(llmConfigSchema.parse({}));
+  });
+
+  it('takes the URL from LLM_URL', () => {
+    const loaded = parseConfigText(readFileSync(file, 'utf8'), file, schema, {
+      LLM_URL: 'http://127.0.0.1:8000/v1',
+    });
+    expect(loaded.maintenance.llm.url).toBe('http://127.0.0.1:8000/v1');
   });
 });
