@@ -10,7 +10,7 @@ import {
   type AlarmRule,
   type AlarmRulesConfig,
 } from './rules.js';
-import type { AlarmStateStore, StoredAlarm } from './state-store.js';
+import type { AlarmStateStore, StoredAlarm, StoredAsset } from './state-store.js';
 import type {
   AckResult,
   AlarmEvent,
@@ -37,7 +37,10 @@ const ERROR_LOG_MS = 10_000;
 
 /** Instances of one tag, by site then asset; `[]` caches "no rule applies". */
 interface TagIndex {
-  rules: AlarmRule[];
+  /** Rules naming one asset, by asset: a plant with a rule per asset has thousands per tag. */
+  exact: Map<string, AlarmRule[]>;
+  /** Rules for every asset (`*`) or for an asset type. */
+  wide: AlarmRule[];
   sites: Map<string, Map<string, readonly AlarmInstance[]>>;
 }
 
@@ -83,6 +86,7 @@ export class AlarmEngine {
   private readonly shelvedSet = new Set<AlarmInstance>();
   /** Instances whose condition changed since the last tick: written in one transaction. */
   private readonly dirty = new Set<AlarmInstance>();
+  private readonly dirtyAssets = new Set<AssetRecord>();
   private readonly restored = new Map<string, StoredAlarm>();
   private cachedBindings = 0;
   private clock: number;
@@ -115,8 +119,14 @@ export class AlarmEngine {
     for (const rule of this.rules) {
       if (rule.kind === 'comm_loss') continue;
       let index = this.tags.get(rule.tag);
-      if (!index) this.tags.set(rule.tag, (index = { rules: [], sites: new Map() }));
-      index.rules.push(rule);
+      if (!index)
+        this.tags.set(rule.tag, (index = { exact: new Map(), wide: [], sites: new Map() }));
+      if (rule.asset === undefined || rule.asset === '*') index.wide.push(rule);
+      else {
+        const list = index.exact.get(rule.asset);
+        if (list) list.push(rule);
+        else index.exact.set(rule.asset, [rule]);
+      }
     }
     const types = new Set(Object.values(this.options.assetTypes));
     for (const rule of this.rules)
@@ -274,16 +284,29 @@ export class AlarmEngine {
 
   /** Writes the states changed since the last tick (call before closing the store). */
   flush(): void {
-    if (this.dirty.size === 0 || !this.store) {
-      this.dirty.clear();
-      return;
-    }
-    try {
-      this.store.save([...this.dirty].map((i) => i.toStored()));
-    } catch (err) {
-      this.fail(err, 'alarm states not saved');
+    if ((this.dirty.size > 0 || this.dirtyAssets.size > 0) && this.store) {
+      try {
+        this.store.save(
+          [...this.dirty].map((i) => i.toStored()),
+          this.takeDirtyAssets(),
+        );
+      } catch (err) {
+        this.fail(err, 'alarm states not saved');
+      }
     }
     this.dirty.clear();
+    this.dirtyAssets.clear();
+  }
+
+  private takeDirtyAssets(): StoredAsset[] {
+    const out = [...this.dirtyAssets].map(({ site, asset, node, device }) => ({
+      site,
+      asset,
+      node,
+      device,
+    }));
+    this.dirtyAssets.clear();
+    return out;
   }
 
   // ---- evaluation ----
@@ -457,7 +480,8 @@ export class AlarmEngine {
     this.dirty.delete(inst);
     if (this.store) {
       try {
-        this.store.save([inst.toStored()]);
+        // With any node mapping learned since the last tick, which a restored comm loss needs.
+        this.store.save([inst.toStored()], this.takeDirtyAssets());
       } catch (err) {
         this.fail(err, 'alarm state not saved');
       }
@@ -501,7 +525,9 @@ export class AlarmEngine {
   /** First sample of a tag on an asset: which rules apply, cached (an empty list too). */
   private bind(index: TagIndex, s: AlarmSample): readonly AlarmInstance[] {
     if (this.cachedBindings >= this.options.maxAlarms * 2) return this.refuse(s);
-    const rules = index.rules.filter((r) => this.matches(r, s.asset));
+    const rules = [...(index.exact.get(s.asset) ?? []), ...index.wide].filter((r) =>
+      this.matches(r, s.asset),
+    );
     const rec = rules.length > 0 ? this.assetRecord(s.site, s.asset, s.area, s.line) : undefined;
     if (rules.length > 0 && !rec) return this.refuse(s);
     const list = rules.length > 0 ? rules.map((r) => this.instance(rec!, r)) : EMPTY;
@@ -562,11 +588,7 @@ export class AlarmEngine {
 
   private learnNode(rec: AssetRecord, node: string, device: string | undefined): void {
     this.attachNode(rec, node, device);
-    try {
-      this.store?.saveAsset(rec);
-    } catch (err) {
-      this.fail(err, 'asset mapping not saved');
-    }
+    this.dirtyAssets.add(rec);
     this.evaluateComm(rec);
   }
 

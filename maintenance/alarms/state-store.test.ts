@@ -38,8 +38,13 @@ describe('AlarmStateStore', () => {
     const store = new AlarmStateStore(path);
     store.save([alarm('plant1/m1/r'), alarm('plant1/m2/r')]);
     store.save([alarm('plant1/m1/r', { acked: true, ts: 9 })]);
-    store.saveAsset({ site: 'plant1', asset: 'm1', node: 'edge-01', device: 'plc' });
-    store.saveAsset({ site: 'plant1', asset: 'm2', node: 'edge-02' });
+    store.save(
+      [],
+      [
+        { site: 'plant1', asset: 'm1', node: 'edge-01', device: 'plc' },
+        { site: 'plant1', asset: 'm2', node: 'edge-02' },
+      ],
+    );
     store.delete('plant1/m2/r');
     store.close();
 

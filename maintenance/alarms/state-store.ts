@@ -54,7 +54,7 @@ export class AlarmStateStore {
   private readonly all: SqliteStatement;
   private readonly upsertAsset: SqliteStatement;
   private readonly allAssets: SqliteStatement;
-  private readonly saveBatch: (alarms: StoredAlarm[]) => void;
+  private readonly saveBatch: (alarms: StoredAlarm[], assets: StoredAsset[]) => void;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -78,8 +78,10 @@ export class AlarmStateStore {
        ON CONFLICT (site, asset) DO UPDATE SET node = excluded.node, device = excluded.device`,
     );
     this.allAssets = this.db.prepare('SELECT site, asset, node, device FROM alarm_assets');
-    this.saveBatch = this.db.transaction((alarms: StoredAlarm[]) => {
+    this.saveBatch = this.db.transaction((alarms: StoredAlarm[], assets: StoredAsset[]) => {
       for (const a of alarms) this.upsert.run(a.key, JSON.stringify(a), a.ts);
+      for (const a of assets)
+        this.upsertAsset.run(a.site, a.asset, a.node ?? null, a.device ?? null);
     });
   }
 
@@ -115,17 +117,13 @@ export class AlarmStateStore {
     }));
   }
 
-  /** Writes alarms in one transaction. */
-  save(alarms: StoredAlarm[]): void {
-    if (alarms.length > 0) this.saveBatch(alarms);
+  /** Writes alarms and asset mappings in one transaction. */
+  save(alarms: StoredAlarm[], assets: StoredAsset[] = []): void {
+    if (alarms.length > 0 || assets.length > 0) this.saveBatch(alarms, assets);
   }
 
   delete(key: string): void {
     this.remove.run(key);
-  }
-
-  saveAsset(a: StoredAsset): void {
-    this.upsertAsset.run(a.site, a.asset, a.node ?? null, a.device ?? null);
   }
 
   close(): void {
