@@ -13,7 +13,7 @@ import { connectBroker } from '../protocols/mqtt/broker.js';
 import {
   AssetBatchWriter,
   encodeTagPayload,
-  markHistorical,
+  withSequence,
   type TagManifest,
 } from '../protocols/mqtt/payload.js';
 import { NAMESPACE, sparkplugTopic } from '../protocols/mqtt/sparkplug.js';
@@ -151,6 +151,7 @@ function defaultOutboxPath(node: string): string {
 export class Agent {
   private client?: MqttClient;
   private outbox?: Outbox;
+  private seqStart?: number;
   private devices: DeviceRuntime[] = [];
   /** Device name → source of the running generation; writes look the device up here. */
   private readonly sources = new Map<string, TagSource>();
@@ -256,6 +257,8 @@ export class Agent {
       (record, historical) => this.finalize(record, historical),
       this.deps.log.child({ component: 'outbox', node: config.node }),
     );
+    // Record ids are the node's message sequence; this run's first one goes in the manifest.
+    this.seqStart = this.outbox.queue.maxId() + 1;
     const writeLog = this.deps.log.child({ component: 'writes', node: config.node });
     this.writes = new WriteService(() => this.config, sourceExecutor(this.sources), writeLog);
     new MqttWriteHandler(config.site, config.node, this.writes, writeLog).attach(this.client);
@@ -275,7 +278,7 @@ export class Agent {
     if (this.sparkplug) return finalizeSparkplug(this.sparkplug, record, historical);
     if (record.topic.startsWith(`${NAMESPACE}/`))
       throw new Error('a Sparkplug record, but publish.output is json now; it cannot be sent');
-    return historical ? markHistorical(String(record.payload)) : record.payload;
+    return withSequence(String(record.payload), record.id, historical);
   }
 
   /** Every device with its tags as metrics named `<asset>/<tag>`. */
@@ -586,6 +589,7 @@ export class Agent {
     const body: TagManifest = {
       node: this.config.node,
       ts: Date.now(),
+      ...(this.seqStart !== undefined && !this.sparkplug ? { seqStart: this.seqStart } : {}),
       tags: this.devices.flatMap((d) =>
         [...d.tags.values()].map((t) => ({
           topic: t.topic,

@@ -172,9 +172,16 @@ export const gatewayConfigSchema = z
           .string()
           .regex(/^[^/+#]+$/, 'must be one topic level without wildcards')
           .nullable()
-          .default('factorylm-gateway')
+          .default(null)
           .describe(
-            'MQTT shared-subscription group, so several gateways split the load; null to receive everything',
+            'MQTT shared-subscription group, so several gateways split the load; null (the default) to receive everything in this instance. Mosquitto 2.0 loses the queued messages of a shared subscription when it restarts, and a shared group turns off the sequence check (see deploy/README.md, "Scaling out")',
+          ),
+        sequenceGraceMs: z
+          .int()
+          .min(1000)
+          .default(120_000)
+          .describe(
+            "How long a gap in a node's message sequence may stay open (the outbox backlog replays out of order) before its messages count as missing, ms. Checked only without a shareGroup, where this gateway sees every message",
           ),
         qos: z
           .union([z.literal(0), z.literal(1)])

@@ -16,6 +16,7 @@ import { Spool } from './spool.js';
 import { AckGate, type AckStats, type AckTicket } from './spool-acks.js';
 import { SpoolSink, type SinkStats } from './spool-sink.js';
 import { gatewayHealthLine, healthLines } from './health-points.js';
+import { SequenceTracker, type SequenceStats } from './sequence.js';
 import { SparkplugConsumer } from './sparkplug-consumer.js';
 import { TwinStore } from './twin-store.js';
 import { loadFleet } from '../inventory/fleet.js';
@@ -34,7 +35,12 @@ export interface GatewayStats {
   sink?: SinkStats;
   /** QoS 1 messages whose PUBACK waits for their points to be durable. */
   acks?: AckStats;
+  /** Per-node sequence check: messages agents sent that never arrived (no share group only). */
+  sequence?: SequenceStats;
 }
+
+/** How often sequence gaps older than the grace period are counted, ms. */
+const SEQUENCE_SWEEP_MS = 5000;
 
 /** MQTT 3.1.1 brokers do not say how many messages they send before waiting for PUBACKs. */
 const IDLE_FLUSH_MS_MQTT3 = 10;
@@ -68,6 +74,8 @@ export class Gateway {
   private readonly counters: GatewayStats = { messages: 0, points: 0, invalid: {}, nodes: {} };
   /** Tag topic → node that publishes it, from the nodes' retained manifests. */
   private readonly topicNode = new Map<string, string>();
+  /** Asset-batch topic → node that publishes it, from the manifests. */
+  private readonly assetNode = new Map<string, string>();
   /** Tag topic → its address in the device, from the manifests (for plc_registers). */
   private readonly topicAddress = new Map<string, string>();
   private readonly legacy: boolean;
@@ -75,6 +83,9 @@ export class Gateway {
   private readonly topicSeries = new Map<string, string>();
   private readonly assetSeries = new Map<string, Map<string, string>>();
   private healthTimer?: NodeJS.Timeout;
+  private sequenceTimer?: NodeJS.Timeout;
+  /** Set when this instance sees every message (no share group). */
+  private sequence?: SequenceTracker;
   /** Sparkplug B alias maps from the births; set when subscribe.sparkplug.enabled. */
   private sparkplug?: SparkplugConsumer;
   /** Node inventories and the fleet audit; set when the config has a twin: section. */
@@ -95,6 +106,7 @@ export class Gateway {
       nodes: { ...this.counters.nodes },
       ...(this.sink ? { sink: this.sink.stats } : {}),
       ...(this.acks ? { acks: this.acks.stats } : {}),
+      ...(this.sequence ? { sequence: { ...this.sequence.stats } } : {}),
     };
   }
 
@@ -138,6 +150,7 @@ export class Gateway {
         'no influx section in the config: samples are validated and counted but not stored',
       );
     this.startHealthPoints();
+    if (!shareGroup) this.startSequenceCheck(config.subscribe.sequenceGraceMs);
     if (config.twin)
       this.twin = new TwinStore({
         path: config.twin.path ?? defaultTwinPath(config.name),
@@ -188,15 +201,23 @@ export class Gateway {
         filters[shareGroup ? `$share/${shareGroup}/${ddata}` : ddata] = { qos };
       }
     }
-    client.on('connect', () => {
-      client.subscribe(filters, (err) => {
-        if (err)
-          this.log.error(
-            { err: errorMessage(err), filters: Object.keys(filters) },
-            'subscribe failed; check the broker ACL for this user',
-          );
-        else this.log.info({ filters: Object.keys(filters) }, 'subscribed');
-      });
+    const shared = Object.keys(filters).filter((f) => f.startsWith('$share/'));
+    client.on('connect', (connack) => {
+      const subscribe = () =>
+        client.subscribe(filters, (err) => {
+          if (err)
+            this.log.error(
+              { err: errorMessage(err), filters: Object.keys(filters) },
+              'subscribe failed; check the broker ACL for this user',
+            );
+          else this.log.info({ filters: Object.keys(filters) }, 'subscribed');
+        });
+      // Mosquitto 2.0.11 restores a shared subscription from its persistence file after a restart
+      // in a state that delivers nothing, and a second SUBSCRIBE does not mend it (issue 12,
+      // test/broker-restart.test.ts): unsubscribe and subscribe again whenever the session was
+      // kept. What it had queued for the group before the restart is lost all the same.
+      if (connack.sessionPresent && shared.length > 0) client.unsubscribe(shared, subscribe);
+      else subscribe();
     });
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('disconnect', (packet) => {
@@ -216,6 +237,8 @@ export class Gateway {
    */
   async stop(): Promise<void> {
     clearInterval(this.healthTimer);
+    clearInterval(this.sequenceTimer);
+    this.sweepSequence(Date.now());
     await this.sink?.flush();
     await this.client?.endAsync();
     await this.sink?.close();
@@ -266,7 +289,8 @@ export class Gateway {
   private onTag(topic: string, path: AssetPath, tag: string, payload: Buffer): void {
     const decoded = decodeTagPayload(payload);
     if (!decoded.ok) return this.reject(decoded.reason, topic, decoded.detail);
-    const { v, ts, q } = decoded.value;
+    const { v, ts, q, seq } = decoded.value;
+    if (seq !== undefined) this.sequence?.add(this.topicNode.get(topic), seq, Date.now());
     const series = this.series(this.topicSeries, topic, path, tag, topic);
     this.counters.points += 1;
     this.sink?.writeLine(lineOf(series, v, q, ts));
@@ -279,7 +303,8 @@ export class Gateway {
   private onAsset(topic: string, path: AssetPath, payload: Buffer): void {
     const decoded = decodeAssetPayload(payload);
     if (!decoded.ok) return this.reject(decoded.reason, topic, decoded.detail);
-    const { ts, v, q } = decoded.value;
+    const { ts, v, q, seq } = decoded.value;
+    if (seq !== undefined) this.sequence?.add(this.assetNode.get(topic), seq, Date.now());
     const tags = Object.keys(v);
     for (const tag of tags)
       if (v[tag] === null && (q?.[tag] ?? 'good') === 'good')
@@ -343,8 +368,11 @@ export class Gateway {
       if (!decoded.ok) return this.reject(decoded.reason, `_nodes/${node}/tags`, decoded.detail);
       for (const t of decoded.value.tags) {
         this.topicNode.set(t.topic, node);
+        this.assetNode.set(t.topic.slice(0, t.topic.lastIndexOf('/')), node);
         if (t.address) this.topicAddress.set(t.topic, t.address);
       }
+      if (decoded.value.seqStart !== undefined)
+        this.sequence?.manifest(node, decoded.value.seqStart);
       // The node is part of every series of those topics.
       this.topicSeries.clear();
       this.assetSeries.clear();
@@ -399,6 +427,27 @@ export class Gateway {
   }
 
   // --- end of health measurements ---
+
+  private startSequenceCheck(graceMs: number): void {
+    this.sequence = new SequenceTracker(graceMs);
+    this.sequenceTimer = setInterval(() => this.sweepSequence(Date.now()), SEQUENCE_SWEEP_MS);
+    this.sequenceTimer.unref();
+  }
+
+  /** Logs the messages newly counted missing: lost after the broker acknowledged them. */
+  private sweepSequence(now: number): void {
+    if (!this.sequence) return;
+    for (const gap of this.sequence.sweep(now))
+      this.log.error(
+        {
+          node: gap.node,
+          messages: gap.count,
+          seq: gap.ranges,
+          total: this.sequence.stats.missing,
+        },
+        "messages from this node never arrived: the broker acknowledged them to the agent and lost them, or the agent's outbox dropped them (see its outbox.dropped); check the broker (Mosquitto 2.0 loses a shared subscription's queue when it restarts) and the agent's health",
+      );
+  }
 
   private accept(points: TagPoint[]): void {
     this.counters.points += points.length;

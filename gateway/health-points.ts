@@ -155,12 +155,14 @@ export interface GatewaySnapshot {
   invalid: Record<string, number>;
   nodes: Record<string, 'online' | 'offline'>;
   sink?: { written: number; dropped: number; pending: number; writeErrors: number };
+  sequence?: { missing: number };
 }
 
 /**
  * One `gateway_health` line, tag `gateway` (the instance name): cumulative `messages`, `points`,
  * `invalid` (all reasons), `nodes_online`, and the sink's `written`, `dropped`, `pending`,
- * `write_errors` when there is one.
+ * `write_errors` when there is one, and `sequence_missing` (messages lost after the broker
+ * acknowledged them) when this gateway checks sequences.
  */
 export function gatewayHealthLine(gateway: string, s: GatewaySnapshot, ts: number): string {
   const point = new Point(GATEWAY_HEALTH_MEASUREMENT).tag('gateway', gateway).timestamp(ts);
@@ -173,6 +175,7 @@ export function gatewayHealthLine(gateway: string, s: GatewaySnapshot, ts: numbe
     ['dropped', s.sink?.dropped],
     ['pending', s.sink?.pending],
     ['write_errors', s.sink?.writeErrors],
+    ['sequence_missing', s.sequence?.missing],
   ]);
   return point.toLineProtocol({ convertTime: msTime })!;
 }

@@ -50,6 +50,11 @@ export interface GatewayHealth {
     };
     alarm?: string;
   };
+  /**
+   * Messages agents stamped with a sequence number that never reached this gateway (see
+   * gateway/sequence.ts); present when this instance receives every message (no share group).
+   */
+  sequence?: { missing: number; late: number; duplicates: number; nodes: number };
 }
 
 /** How often rates are computed and the live page gets an update, ms. */
@@ -235,6 +240,16 @@ export class GatewayHttp {
             ...(sink.alarm ? { alarm: sink.alarm } : {}),
           }
         : { influx: 'off', written: 0, pending: 0, dropped: 0, writeErrors: 0 },
+      ...(s.sequence
+        ? {
+            sequence: {
+              missing: s.sequence.missing,
+              late: s.sequence.late,
+              duplicates: s.sequence.duplicates,
+              nodes: s.sequence.nodes,
+            },
+          }
+        : {}),
     };
   }
 

@@ -105,6 +105,24 @@ const GAUGES: [name: string, help: string, labelNames: string[], read: Read][] =
     one((s) => (s.stats.sink ? s.stats.sink.alarm !== undefined : undefined)),
   ],
   ['acks_held', 'QoS 1 messages whose PUBACK waits', [], one((s) => s.stats.acks?.held)],
+  [
+    'sequence_missing',
+    'Messages agents sent (by sequence number) that never arrived: lost after the broker acknowledged them',
+    [],
+    one((s) => s.stats.sequence?.missing),
+  ],
+  [
+    'sequence_late_total',
+    'Messages that arrived after they had been counted missing',
+    [],
+    one((s) => s.stats.sequence?.late),
+  ],
+  [
+    'sequence_duplicates_total',
+    'Messages received again (redelivered by the broker)',
+    [],
+    one((s) => s.stats.sequence?.duplicates),
+  ],
 ];
 
 /**

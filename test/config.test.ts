@@ -251,7 +251,7 @@ describe('gateway config', () => {
       org: 'factorylm',
       bucket: 'sensors',
     });
-    expect(config.subscribe.shareGroup).toBe('factorylm-gateway');
+    expect(config.subscribe.shareGroup).toBeNull();
   });
 });
 

@@ -10,6 +10,8 @@ export interface TagPayload {
   r?: string;
   /** Replayed from a backlog rather than live. */
   hist?: boolean;
+  /** The node's message sequence number (see `withSequence`). */
+  seq?: number;
 }
 
 /** JSON body of an asset batch: `{"ts": …, "v": {"speed": 42.1}, "q": {"temp": "bad"}}`. */
@@ -21,6 +23,7 @@ export interface AssetPayload {
   /** Reasons for the tags in `q`. */
   r?: Record<string, string>;
   hist?: boolean;
+  seq?: number;
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; detail: string };
@@ -71,6 +74,20 @@ export class AssetBatchWriter {
 /** Marks an encoded JSON tag or asset body as replayed from a backlog. */
 export function markHistorical(json: string): string {
   return json.slice(0, -1) + ',"hist":true}';
+}
+
+/**
+ * Stamps an encoded JSON tag or asset body with the node's sequence number (its outbox record
+ * id) as it goes out, and `hist` when replayed. The sequence lets a gateway count messages that
+ * a broker acknowledged to the agent but never delivered: a broker's PUBACK is not the end of
+ * the road (Mosquitto 2.0 loses a shared subscription's messages across a restart, issue 12).
+ */
+export function withSequence(json: string, seq: number, historical: boolean): string {
+  return json.slice(0, -1) + (historical ? `,"seq":${seq},"hist":true}` : `,"seq":${seq}}`);
+}
+
+function isSequence(seq: unknown): seq is number {
+  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0;
 }
 
 function fail<T>(reason: string, detail: string): Decoded<T> {
@@ -124,6 +141,11 @@ export function decodeTagPayload(buf: Buffer | string): Decoded<TagPayload> {
   const value: TagPayload = { v: o.v, ts: o.ts, q: q as Quality };
   if (typeof o.r === 'string') value.r = o.r;
   if (o.hist === true) value.hist = true;
+  if (o.seq !== undefined) {
+    if (!isSequence(o.seq))
+      return fail('bad-seq', `"seq" must be a positive integer, got ${JSON.stringify(o.seq)}`);
+    value.seq = o.seq;
+  }
   return { ok: true, value };
 }
 
@@ -154,6 +176,11 @@ export function decodeAssetPayload(buf: Buffer | string): Decoded<AssetPayload> 
     if (reasons.length > 0) value.r = Object.fromEntries(reasons) as Record<string, string>;
   }
   if (o.hist === true) value.hist = true;
+  if (o.seq !== undefined) {
+    if (!isSequence(o.seq))
+      return fail('bad-seq', `"seq" must be a positive integer, got ${JSON.stringify(o.seq)}`);
+    value.seq = o.seq;
+  }
   return { ok: true, value };
 }
 
@@ -164,6 +191,11 @@ export function decodeAssetPayload(buf: Buffer | string): Decoded<AssetPayload> 
 export interface TagManifest {
   node: string;
   ts: number;
+  /**
+   * The first sequence number of this agent run. Sequence numbers continue across restarts while
+   * the outbox holds a backlog and start again otherwise; a new `seqStart` tells the gateway so.
+   */
+  seqStart?: number;
   /** `address`: where the tag lives in the device (Modbus address, OPC UA node id or path). */
   tags: { topic: string; device: string; unit?: string; writable: boolean; address?: string }[];
 }
@@ -187,5 +219,7 @@ export function decodeTagManifest(buf: Buffer | string): Decoded<TagManifest> {
       ...(typeof entry.address === 'string' ? { address: entry.address } : {}),
     });
   }
-  return { ok: true, value: { node: o.node, ts: typeof o.ts === 'number' ? o.ts : 0, tags } };
+  const value: TagManifest = { node: o.node, ts: typeof o.ts === 'number' ? o.ts : 0, tags };
+  if (isSequence(o.seqStart)) value.seqStart = o.seqStart;
+  return { ok: true, value };
 }
