@@ -1,4 +1,4 @@
-import type { IClientPublishOptions, MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import {
   DurableQueue,
   idRanges,
@@ -8,6 +8,15 @@ import {
 } from '../core/durable-queue.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import {
+  allocatePacketId,
+  beforeClientWrite,
+  clientSocket,
+  dropPendingPublishes,
+  MAX_RAW_INFLIGHT,
+  onPuback,
+  PublishBatch,
+} from '../protocols/mqtt/raw-publish.js';
 
 export interface OutboxOptions {
   /** SQLite file; the outbox falls back to memory (and says so in health) when it cannot be opened. */
@@ -39,6 +48,8 @@ export interface OutboxStats {
   dropped: { messages: number; samples: number };
   /** Accepted but not yet acknowledged by the broker. */
   depth: { messages: number; samples: number; bytes: number };
+  /** Committed to the file since start: only what the broker did not acknowledge in time. */
+  written: { messages: number; samples: number };
   inflight: number;
   replaying: boolean;
   replayed: number;
@@ -59,90 +70,6 @@ const READ_CHUNK = 256;
  * no acknowledgement to wait for; this bounds memory instead.
  */
 const QOS0_MAX_BUFFERED = 256 * 1024;
-/** QoS 0: packets are coalesced into socket writes of about this size, at least one per tick. */
-const QOS0_BATCH_BYTES = 64 * 1024;
-/** QoS 0: encoded topics kept; a node has one per tag or asset, so this is never reached. */
-const QOS0_TOPIC_CACHE = 65_536;
-
-/**
- * QoS 0 PUBLISH packets (no packet id, no retain, no properties), encoded here and written to
- * mqtt.js's socket in one write per batch. mqtt.js spends several microseconds per publish
- * (packet object, debug calls, four stream writes, a nextTick): at 100,000 per-tag messages a
- * second that alone is more than the agent's budget. QoS 1 keeps going through mqtt.js, which
- * owns packet ids and PUBACKs. Each write is whole packets, so it never splits one of mqtt.js's.
- */
-class Qos0Batch {
-  entries: Entry[] = [];
-  bytes = 0;
-  /** The connection the batch was encoded for; it is dropped, unsent, if that one is gone. */
-  connection = -1;
-  scheduled = false;
-  private buf = Buffer.allocUnsafe(QOS0_BATCH_BYTES);
-  /** Topic → its length prefix and UTF-8 bytes: the same topics recur every poll. */
-  private readonly topics = new Map<string, Buffer>();
-
-  /** Appends one PUBLISH packet; false when it does not fit (write the batch first). */
-  add(e: Entry, topic: string, payload: string | Buffer, v5: boolean): boolean {
-    const topicBytes = this.topic(topic);
-    const payloadLen = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    const remaining = topicBytes.length + (v5 ? 1 : 0) + payloadLen;
-    const size = 1 + varintSize(remaining) + remaining;
-    if (this.bytes + size > this.buf.length) {
-      if (this.bytes > 0) return false;
-      this.buf = Buffer.allocUnsafe(size);
-    }
-    const buf = this.buf;
-    let o = this.bytes;
-    buf[o++] = 0x30;
-    let n = remaining;
-    do {
-      const digit = n % 128;
-      n = Math.floor(n / 128);
-      buf[o++] = n > 0 ? digit | 128 : digit;
-    } while (n > 0);
-    buf.set(topicBytes, o);
-    o += topicBytes.length;
-    if (v5) buf[o++] = 0; // property length
-    if (typeof payload === 'string') o += buf.write(payload, o, 'utf8');
-    else o += payload.copy(buf, o);
-    this.bytes = o;
-    this.entries.push(e);
-    return true;
-  }
-
-  private topic(topic: string): Buffer {
-    let bytes = this.topics.get(topic);
-    if (bytes) return bytes;
-    const length = Buffer.byteLength(topic);
-    // Topics are built from validated config names; MQTT caps them at 65,535 bytes.
-    if (length > 0xffff)
-      throw new Error(`MQTT topic longer than 65535 bytes: ${topic.slice(0, 80)}…`);
-    bytes = Buffer.allocUnsafe(2 + length);
-    bytes.writeUInt16BE(length, 0);
-    bytes.write(topic, 2, 'utf8');
-    if (this.topics.size >= QOS0_TOPIC_CACHE) this.topics.clear();
-    this.topics.set(topic, bytes);
-    return bytes;
-  }
-
-  /** The encoded bytes and their entries; the batch starts empty again. */
-  take(): { bytes: Buffer; entries: Entry[] } {
-    const used = this.buf.subarray(0, this.bytes);
-    // The socket keeps what it is given until written: a small batch is copied out and the
-    // buffer reused; a large one is handed over.
-    const small = this.bytes <= QOS0_BATCH_BYTES / 8 && this.buf.length === QOS0_BATCH_BYTES;
-    const out = { bytes: small ? Buffer.from(used) : used, entries: this.entries };
-    if (!small) this.buf = Buffer.allocUnsafe(QOS0_BATCH_BYTES);
-    this.bytes = 0;
-    this.entries = [];
-    return out;
-  }
-}
-
-function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
-}
-
 /**
  * Reads entries with ids in (pos, end] in order: recent ones from the memory tail, older ones
  * from disk in chunks, so a backlog of any size costs a bounded amount of memory.
@@ -210,6 +137,8 @@ export class Outbox {
    */
   mem: Entry[] = [];
   private lastId: number;
+  /** lastId at the previous flush tick: the next tick commits up to here. */
+  private flushMark: number;
   private delivered: number[] = [];
   /** What `delivered` holds: acknowledged, still in the file until the next flush deletes it. */
   private deliveredTotals: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
@@ -219,7 +148,11 @@ export class Outbox {
   private inflight = 0;
   /** QoS 0: sending waits for the socket's 'drain'. */
   private awaitingDrain = false;
-  private readonly qos0 = new Qos0Batch();
+  /** Packets encoded for the next socket write (see protocols/mqtt/raw-publish.ts). */
+  private readonly batch = new PublishBatch<Entry>();
+  /** QoS 1: packet id → message awaiting its PUBACK on the current connection. */
+  private readonly awaiting = new Map<number, Entry>();
+  private readonly window: number;
   private live: Cursor;
   private replay?: Cursor;
   private replayStarted = 0;
@@ -228,7 +161,6 @@ export class Outbox {
   private refilledAt = 0;
   private replayTimer?: NodeJS.Timeout;
   private readonly flushTimer: NodeJS.Timeout;
-  private readonly publishOptions: IClientPublishOptions;
   private accepted = { messages: 0, samples: 0 };
   private published = { messages: 0, samples: 0 };
   private memDropped = { messages: 0, samples: 0 };
@@ -259,19 +191,28 @@ export class Outbox {
     }
     this.queue = queue;
     this.lastId = queue.maxId();
+    this.flushMark = this.lastId;
     this.live = new Cursor(this, this.lastId, this.lastId);
-    this.publishOptions = { qos: options.qos };
+    this.window = Math.min(options.maxInflight, MAX_RAW_INFLIGHT);
     if (queue.totals.messages > 0) {
       log.info(
         { messages: queue.totals.messages, samples: queue.totals.samples, path: options.path },
         'outbox holds a backlog from before the restart; it replays once the broker is reachable',
       );
     }
-    this.flushTimer = setInterval(() => this.flush(), options.flushIntervalMs);
+    // Twice per interval, each tick commits what was accepted before the previous tick: a
+    // message acknowledged within half an interval never touches the disk, and none waits
+    // uncommitted longer than flushIntervalMs, the documented crash window.
+    this.flushTimer = setInterval(() => {
+      const upTo = this.flushMark;
+      this.flushMark = this.lastId;
+      this.flush(upTo);
+    }, options.flushIntervalMs / 2);
     client.on('close', () => this.offline());
-    // mqtt.js announces each packet just before writing it: a pending QoS 0 batch goes first, so
-    // the socket carries packets in the order they were published (Sparkplug births vs data).
-    client.on('packetsend', () => this.writeQos0());
+    // A pending batch goes out before any packet of mqtt.js's own, so the socket carries packets
+    // in the order they were published (Sparkplug births vs data).
+    beforeClientWrite(client, () => this.writeBatch());
+    onPuback(client, (id, reasonCode) => this.acknowledged(id, reasonCode));
   }
 
   /** True from resume() until the connection drops. */
@@ -322,14 +263,21 @@ export class Outbox {
     this.pump();
   }
 
-  /** Commits unacknowledged messages and deletes delivered ones; then applies the size and age limits. */
-  flush(): void {
-    const records = this.mem.filter((e) => !e.acked && !e.persisted);
+  /**
+   * Commits unacknowledged messages with ids up to `upTo` (all by default) and deletes delivered
+   * ones; then applies the size and age limits.
+   */
+  flush(upTo = this.lastId): void {
+    const records: Entry[] = [];
+    for (const e of this.mem) {
+      if (e.id > upTo) break;
+      if (!e.acked && !e.persisted) records.push(e);
+    }
     for (const e of records) e.persisted = true;
     const delivered = this.delivered.sort((a, b) => a - b);
     try {
       this.queue.commit(records, idRanges(delivered));
-      this.mem = this.unsentTail();
+      this.mem = this.keptTail(upTo);
       this.delivered = [];
       this.deliveredTotals = { messages: 0, samples: 0, bytes: 0 };
     } catch (err) {
@@ -340,9 +288,11 @@ export class Outbox {
       return;
     }
     const dropped = this.queue.enforceLimits(Date.now());
-    // Rows the limits dropped may be in the kept tail: read from disk, they are skipped.
-    if (dropped.messages > 0) this.mem = [];
+    // Rows the limits dropped may be in the kept tail: read from disk, they are skipped. What was
+    // never committed stays (it follows every committed row).
     if (dropped.messages > 0) {
+      const uncommitted = this.mem.findIndex((e) => e.id > upTo && !e.persisted);
+      this.mem = uncommitted < 0 ? [] : this.mem.slice(uncommitted);
       this.log.warn(
         {
           messages: dropped.messages,
@@ -383,6 +333,7 @@ export class Outbox {
         samples: stored('samples') + unflushed.samples,
         bytes: stored('bytes') + unflushed.bytes,
       },
+      written: { messages: this.queue.written.messages, samples: this.queue.written.samples },
       inflight: this.inflight,
       replaying: this.replay !== undefined,
       replayed: this.replayed,
@@ -406,11 +357,11 @@ export class Outbox {
     this.connection += 1;
     this.inflight = 0;
     this.awaitingDrain = false;
+    this.awaiting.clear();
     clearTimeout(this.replayTimer);
     this.replayTimer = undefined;
-    // mqtt.js would resend its unacknowledged publishes ahead of everything on reconnect; the
-    // outbox still holds them and replays them in order, so take them out of mqtt.js's store.
-    for (const id of Object.keys(this.client.outgoing)) this.client.removeOutgoingMessage(+id);
+    // The outbox still holds what mqtt.js would resend and replays it in order.
+    dropPendingPublishes(this.client);
   }
 
   private pump(): void {
@@ -436,7 +387,7 @@ export class Outbox {
    * one 'drain' listener resumes sending (mqtt.js would otherwise park a listener per message).
    */
   private canSend(): boolean {
-    if (this.options.qos === 1) return this.inflight < this.options.maxInflight;
+    if (this.options.qos === 1) return this.inflight < this.window;
     if (this.awaitingDrain) return false;
     const stream = this.client.stream;
     if (!stream?.writableNeedDrain || stream.writableLength < QOS0_MAX_BUFFERED) return true;
@@ -488,68 +439,79 @@ export class Outbox {
       this.ack(e);
       return;
     }
-    if (this.options.qos === 0) {
-      try {
-        this.sendQos0(e, payload);
-      } catch (err) {
-        this.noteError(`outbox record ${e.id} on ${e.topic} cannot be sent: ${errorMessage(err)}`);
-        this.ack(e);
-      }
-      return;
+    let packetId = 0;
+    if (this.options.qos === 1) {
+      packetId = allocatePacketId(this.client, this.awaiting);
+      this.awaiting.set(packetId, e);
+      this.inflight += 1;
     }
-    const connection = this.connection;
-    this.inflight += 1;
-    this.client.publish(e.topic, payload, this.publishOptions, (err) => {
-      if (connection !== this.connection) return;
-      this.inflight -= 1;
-      if (err) {
-        // Only when the client is ending; the record stays queued for the next start.
-        this.failedPublishes += 1;
-        this.log.debug({ topic: e.topic, err: errorMessage(err) }, 'publish failed; kept queued');
-      } else {
-        this.published.messages += 1;
-        this.published.samples += e.samples;
-        this.ack(e);
+    try {
+      this.addToBatch(e, payload, packetId);
+    } catch (err) {
+      this.noteError(`outbox record ${e.id} on ${e.topic} cannot be sent: ${errorMessage(err)}`);
+      if (packetId) {
+        this.awaiting.delete(packetId);
+        this.inflight -= 1;
       }
-      this.pump();
-    });
+      this.ack(e);
+    }
   }
 
-  /** Adds to the QoS 0 batch, written when full and at the end of this tick. */
-  private sendQos0(e: Entry, payload: string | Buffer): void {
-    const batch = this.qos0;
-    if (batch.entries.length > 0 && batch.connection !== this.connection) this.writeQos0();
+  /** A PUBACK: its message is delivered, unless the broker refused it (MQTT 5 reason >= 0x80). */
+  private acknowledged(packetId: number, reasonCode: number): void {
+    const e = this.awaiting.get(packetId);
+    if (!e) return;
+    this.awaiting.delete(packetId);
+    this.inflight -= 1;
+    if (reasonCode >= 0x80) {
+      // Kept queued: it goes out again with the replay after the next reconnect.
+      this.failedPublishes += 1;
+      this.noteError(`broker refused a publish on ${e.topic} (MQTT reason code ${reasonCode})`);
+    } else {
+      this.published.messages += 1;
+      this.published.samples += e.samples;
+      this.ack(e);
+    }
+    this.pump();
+  }
+
+  /** Adds to the batch, written when full and at the end of this tick. */
+  private addToBatch(e: Entry, payload: string | Buffer, packetId: number): void {
+    const batch = this.batch;
+    if (batch.entries.length > 0 && batch.connection !== this.connection) this.writeBatch();
     batch.connection = this.connection;
     const v5 = this.client.options.protocolVersion === 5;
-    if (!batch.add(e, e.topic, payload, v5)) {
-      this.writeQos0();
+    if (!batch.add(e, e.topic, payload, v5, packetId)) {
+      this.writeBatch();
       batch.connection = this.connection;
-      batch.add(e, e.topic, payload, v5);
+      batch.add(e, e.topic, payload, v5, packetId);
     }
     if (!batch.scheduled) {
       batch.scheduled = true;
       process.nextTick(() => {
         batch.scheduled = false;
-        this.writeQos0();
+        this.writeBatch();
       });
     }
   }
 
   /**
-   * Writes the QoS 0 batch: its messages count as published (QoS 0 promises no more than the
-   * socket). If the connection it was encoded for is gone they stay queued for the replay.
+   * Writes the batch. QoS 0 messages count as published once written (QoS 0 promises no more than
+   * the socket); QoS 1 ones when their PUBACK comes. If the connection the batch was encoded for
+   * is gone they stay queued for the replay.
    */
-  private writeQos0(): void {
-    const batch = this.qos0;
+  private writeBatch(): void {
+    const batch = this.batch;
     if (batch.entries.length === 0) return;
     const sameConnection = batch.connection === this.connection;
     const { bytes, entries } = batch.take();
-    const stream = this.client.stream;
-    if (!sameConnection || !this.online || !this.client.connected || !stream?.writable) {
+    const stream = clientSocket(this.client);
+    if (!sameConnection || !this.online || !this.client.connected || !stream) {
       this.failedPublishes += entries.length;
       return;
     }
     stream.write(bytes);
+    if (this.options.qos === 1) return;
     for (const e of entries) {
       this.published.messages += 1;
       this.published.samples += e.samples;
@@ -567,14 +529,19 @@ export class Outbox {
   }
 
   /**
-   * After a commit: the entries the live cursor has not reached, while online and when they are
-   * few enough, so a short backlog (a slow broker) is sent from memory rather than read back.
+   * After a commit up to `upTo`: the entries after it (not committed yet), led, while online and
+   * when they are few enough, by the committed ones the live cursor has not reached, so a short
+   * backlog (a slow broker) is sent from memory rather than read back.
    */
-  private unsentTail(): Entry[] {
+  private keptTail(upTo: number): Entry[] {
     const first = this.mem[0];
-    if (!this.online || !first) return [];
-    const tail = this.mem.slice(Math.max(0, this.live.pos + 1 - first.id));
-    return tail.length <= this.options.maxMemoryMessages / 4 ? tail : [];
+    if (!first) return this.mem;
+    const uncommitted = Math.max(0, upTo + 1 - first.id);
+    const unsent = Math.max(0, this.live.pos + 1 - first.id);
+    const from = Math.min(uncommitted, unsent);
+    if (this.online && uncommitted - from <= this.options.maxMemoryMessages / 4)
+      return this.mem.slice(from);
+    return this.mem.slice(uncommitted);
   }
 
   private shedMemory(): void {

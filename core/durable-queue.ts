@@ -40,6 +40,8 @@ export class DurableQueue {
   readonly totals: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
   /** Records removed by the size or age limit. */
   readonly dropped: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
+  /** Records committed since open: what the queue cost the disk (flash wear on an SD card). */
+  readonly written: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
   private readonly db: Sqlite;
   private readonly insert: SqliteStatement;
   private readonly deleteRange: SqliteStatement;
@@ -115,6 +117,11 @@ export class DurableQueue {
     } catch (err) {
       Object.assign(this.totals, before);
       throw err;
+    }
+    for (const r of records) {
+      this.written.messages += 1;
+      this.written.samples += r.samples;
+      this.written.bytes += recordBytes(r.topic, r.payload);
     }
   }
 

@@ -108,6 +108,25 @@ describe('Outbox against a real Mosquitto', () => {
     expect(entry.outbox.queue.totals.messages).toBe(0);
   });
 
+  it('writes nothing to disk for messages the broker acknowledges within the flush interval', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    // A long interval, so a slow machine still gets every PUBACK in time.
+    const entry = startOutbox(options(dir, { flushIntervalMs: 10_000 }));
+    await waitFor('connected', () => entry.client.connected);
+    for (let i = 0; i < 2000; i++) entry.outbox.append('outbox/no-disk', body(i), 1);
+    await waitFor('all acknowledged', () => entry.outbox.stats.published.messages === 2000);
+    expect(entry.outbox.stats.written.messages).toBe(0);
+    // The broker goes away: now what is accepted is committed by the next full flush.
+    await broker.kill('SIGKILL');
+    await waitFor('client sees the outage', () => !entry.client.connected);
+    for (let i = 2000; i < 2100; i++) entry.outbox.append('outbox/no-disk', body(i), 1);
+    entry.outbox.flush();
+    expect(entry.outbox.stats.written.messages).toBe(100);
+    broker = await startMosquitto({ port: broker.port, dir: broker.dir });
+    await waitFor('watcher back', () => watcher.connected);
+    await waitFor('backlog delivered', () => entry.outbox.stats.depth.messages === 0, 20_000);
+  });
+
   it('keeps messages on disk while the broker is down and replays them in order, marked historical', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
     const entry = startOutbox(options(dir, { replayRatePerSec: 2000 }));
