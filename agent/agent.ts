@@ -19,7 +19,7 @@ import {
 import { NAMESPACE, sparkplugTopic } from '../protocols/mqtt/sparkplug.js';
 import { assetTopic, nodeTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import type { QueueRecord } from '../core/durable-queue.js';
-import type { Reading, SourceStatus, TagSource } from '../protocols/types.js';
+import type { Reading, TagSource } from '../protocols/types.js';
 import {
   lineTransport,
   type AgentConfig,
@@ -118,12 +118,7 @@ export interface AgentDeps {
 }
 
 function deviceHealth(d: DeviceRuntime): DeviceHealth {
-  const s = d.source.status as SourceStatus & {
-    failing?: boolean;
-    timeouts?: number;
-    dropped?: number;
-    notifications?: number;
-  };
+  const s = d.source.status;
   return {
     name: d.config.name,
     status: s.connected ? 'connected' : s.failing ? 'failing' : 'disconnected',
@@ -420,7 +415,7 @@ export class Agent {
         errors: d.source.status.errors,
         cycles: d.cycles,
         missedCycles: d.missedCycles,
-        dropped: (d.source.status as SourceStatus & { dropped?: number }).dropped ?? 0,
+        dropped: d.source.status.dropped ?? 0,
       })),
     };
   }
@@ -781,7 +776,7 @@ export class Agent {
    * the reason changes, with the driver's counters so an operator can see what happened.
    */
   private publishDeviceStatus(device: DeviceRuntime): void {
-    const counters = device.source.status as SourceStatus & { failing?: boolean };
+    const counters = device.source.status;
     const status = counters.connected ? 'connected' : counters.failing ? 'failing' : 'disconnected';
     const key = `${status}|${counters.connected ? '' : (counters.lastError ?? '')}`;
     if (key === device.lastStatus || !this.client?.connected) return;

@@ -29,6 +29,14 @@ export interface SourceStatus {
   errors: number;
   /** Round-trip of the last complete read cycle, ms. */
   latencyMs?: number;
+  /** Stopped answering and is retried on a slower schedule (Modbus). */
+  failing?: boolean;
+  /** Requests that got no answer in time (Modbus). */
+  timeouts?: number;
+  /** Values merged away because the agent took them too slowly (OPC UA). */
+  dropped?: number;
+  /** Data-change notifications received from the server (OPC UA). */
+  notifications?: number;
 }
 
 /** A device the agent polls. One instance per device; `read()` is never called concurrently. */
