@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { AlarmEngine, alarmLine, alarmRulesSchema } from '../maintenance/alarms/index.js';
 import { startPipeline, type Pipeline } from './support/pipeline.js';
 import {
   influxQuery,
@@ -202,9 +203,76 @@ async function checkDashboard(
   return failures;
 }
 
+/**
+ * Alarm events as the maintenance bridge writes them: the alarm engine on the Micro 820 preset
+ * and a temperature rule, fed samples over the last ten minutes, each event through alarmLine
+ * with the work order the CMMS gave its alarm. Returns how many lines InfluxDB took.
+ */
+async function writeAlarmEvents(url: string): Promise<number> {
+  const start = Date.now() - 10 * 60_000;
+  let now = start;
+  const lines: string[] = [];
+  const workOrders = new Map<string, string>();
+  const engine = new AlarmEngine(
+    {
+      rules: alarmRulesSchema.parse([
+        { kind: 'micro820', asset: '*', onDelayMs: 0, offDelayMs: 0 },
+        {
+          name: 'temperature_high',
+          asset: '*',
+          tag: 'temperature',
+          kind: 'high',
+          limit: 90,
+          deadband: 2,
+          unit: '°C',
+          severity: 'critical',
+          onDelayMs: 0,
+          offDelayMs: 0,
+        },
+      ]),
+    },
+    {
+      now: () => now,
+      onEvent: (e) => {
+        if (e.kind === 'raised' && !workOrders.has(e.key))
+          workOrders.set(e.key, `WO${String(101 + workOrders.size).padStart(6, '0')}`);
+        lines.push(alarmLine(e, workOrders.get(e.key)));
+      },
+    },
+  );
+  const at = (minute: number, asset: string, tag: string, value: number | boolean) => {
+    now = start + minute * 60_000;
+    engine.onSample({
+      site: 'plant1',
+      area: 'packaging',
+      line: 'line1',
+      asset,
+      tag,
+      node: 'edge-01',
+      value,
+      quality: 'good',
+      ts: now,
+    });
+  };
+  at(0, 'conveyor1', 'error_code', 1);
+  at(2, 'conveyor1', 'error_code', 0);
+  engine.ack('plant1/conveyor1/error_code', 'anna');
+  at(3, 'conveyor1', 'fault_alarm', true);
+  at(4, 'conveyor2', 'temperature', 95.5);
+  at(5, 'conveyor2', 'e_stop_active', true);
+  engine.ack('plant1/conveyor2/e_stop_active', 'anna');
+  const res = await fetch(`${url}/write?db=${DATABASE}&precision=ms`, {
+    method: 'POST',
+    body: lines.join('\n'),
+  });
+  if (res.status !== 204) throw new Error(`alarm lines refused: ${res.status} ${await res.text()}`);
+  return lines.length;
+}
+
 describe('Grafana dashboards (static checks)', () => {
-  it('finds the four dashboards', () => {
+  it('finds the five dashboards', () => {
     expect(files).toEqual([
+      'alarms.json',
       'asset-detail.json',
       'edge-fleet-health.json',
       'gateway-health.json',
@@ -279,6 +347,8 @@ describe('Grafana dashboards against InfluxDB 1.6 filled by the pipeline', () =>
       40_000,
       500,
     );
+    // raised, cleared and acked error_code; raised fault_alarm, temperature_high, e_stop_active; acked e_stop_active.
+    expect(await writeAlarmEvents(influx.url)).toBe(7);
   }, 90_000);
 
   afterAll(async () => {
