@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parseConfigText } from '../../core/config/load.js';
+import { loadConfigFile, parseConfigText } from '../../core/config/load.js';
 import { ConfigError } from '../../core/errors.js';
 import { alarmOptionsSchema, alarmRulesSchema, compileRules } from './rules.js';
 
@@ -171,6 +171,23 @@ maintenance:
   ])('names the YAML path of %s', (_what, rule, message) => {
     const found = issues(`maintenance:\n  rules:\n    ${rule}\n`);
     expect(found).toContainEqual(expect.stringMatching(message));
+  });
+
+  it('loads the commented example deploy/examples/alarm-rules.yaml', async () => {
+    const c = await loadConfigFile('deploy/examples/alarm-rules.yaml', config, {});
+    const rules = compileRules(c.maintenance.rules);
+    expect(rules.map((r) => r.name)).toEqual([
+      'fault_alarm',
+      'e_stop_active',
+      'error_code',
+      'comm_loss',
+      'temperature_high',
+      'temperature_rising',
+      'pressure_low',
+      'speed_stale',
+    ]);
+    expect(rules.find((r) => r.name === 'pressure_low')!.dueInMs).toBe(8 * 3_600_000);
+    expect(c.maintenance.alarms.assetTypes).toEqual({ conveyor1: 'micro820' });
   });
 
   it('names the path of a bad option', () => {
