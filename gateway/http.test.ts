@@ -197,11 +197,52 @@ describe('gateway live page feed', () => {
     await until(/event: stats\ndata: \{"status":"ok"/);
     server.point({ ...point, tag: 'speed', value: 1760, ts: 2000 });
     server.point({ ...point, tag: 'running', value: true, ts: 2000 });
-    server.point({ ...point, tag: 'bad', value: 3, quality: 'bad', ts: 2000 });
+    server.point({
+      ...point,
+      tag: 'bad',
+      value: null,
+      quality: 'bad',
+      reason: 'timeout',
+      ts: 2000,
+    });
+    server.point({ ...point, tag: 'text', value: 'hello', ts: 2000 });
+    // A bad sample is a gap with its reason; a string is not charted.
     await until(
-      /event: samples\ndata: \{"s\/a\/l\/m\/speed":\[\[2000,1760\]\],"s\/a\/l\/m\/running":\[\[2000,1\]\]\}/,
+      /event: samples\ndata: \{"s\/a\/l\/m\/speed":\[\[2000,1760\]\],"s\/a\/l\/m\/running":\[\[2000,1\]\],"s\/a\/l\/m\/bad":\[\[2000,null,"timeout"\]\]\}/,
     );
-    expect(text).not.toContain('m/bad');
+    expect(text).not.toContain('m/text');
     controller.abort();
+  });
+
+  it('serves the recent samples of the asked tags, with the value held from before the window', async () => {
+    const { server, url } = await start(new FakeGateway());
+    const base = { site: 's', area: 'a', line: 'l', asset: 'm', tag: 'speed' };
+    const now = Date.now();
+    server.point({ ...base, value: 5, quality: 'good', ts: now - 30 * 60_000 });
+    server.point({ ...base, value: null, quality: 'bad', reason: 'timeout', ts: now - 2 * 60_000 });
+    server.point({ ...base, value: 7, quality: 'good', ts: now - 60_000 });
+    const get = async (query: string) => {
+      const res = await fetch(`${url}api/recent?${query}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const five = await get('tag=s/a/l/m/speed&tag=s/a/l/m/unknown&minutes=5');
+    expect(five.status).toBe(200);
+    expect(five.body).toMatchObject({
+      windowMs: 3_600_000,
+      tags: {
+        's/a/l/m/speed': {
+          ts: [now - 30 * 60_000, now - 2 * 60_000, now - 60_000],
+          v: [5, null, 7],
+          reasons: { 1: 'timeout' },
+        },
+      },
+    });
+    expect(Object.keys(five.body.tags as object)).toEqual(['s/a/l/m/speed']);
+    const one = await get('tag=s/a/l/m/speed&minutes=1');
+    expect((one.body.tags as Record<string, { v: unknown[] }>)['s/a/l/m/speed']!.v).toEqual([7]);
+    expect((await get('minutes=0')).status).toBe(400);
+    expect((await get(Array.from({ length: 51 }, (_, i) => `tag=t${i}`).join('&'))).status).toBe(
+      400,
+    );
   });
 });

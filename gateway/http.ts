@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { send, startHealthServer, type HealthServer, type RawRoute } from '../core/http-server.js';
+import {
+  send,
+  sendJson,
+  startHealthServer,
+  type HealthServer,
+  type RawRoute,
+} from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import { packageRoot, packageVersion } from '../core/package-info.js';
 import type { HttpConfig } from './config.js';
@@ -11,6 +17,7 @@ import { createGatewayMetrics } from './metrics.js';
 import { twinRoutes, TWIN_PUBLIC_PATHS } from './twin-http.js';
 import type { TwinStore } from './twin-store.js';
 import type { TagPoint } from './points.js';
+import { RecentSamples } from './recent-samples.js';
 
 /** What the HTTP side reads from the running gateway. */
 export interface GatewaySource {
@@ -61,6 +68,8 @@ export interface GatewayHealth {
 const TICK_MS = 1000;
 /** Tags the live page can pick from; beyond, new tags are not offered (counted). */
 const MAX_TAGS = 5000;
+/** Tags one /api/recent request may ask for. */
+const MAX_HISTORY_TAGS = 50;
 /** Samples of one tag sent per tick; a faster tag is thinned to its latest ones. */
 const MAX_SAMPLES_PER_TAG = 20;
 /** Browsers connected to the event stream at once. */
@@ -68,12 +77,16 @@ const MAX_CLIENTS = 32;
 
 const tagKey = (p: TagPoint) => `${p.site}/${p.area}/${p.line}/${p.asset}/${p.tag}`;
 
-/** Chartable number of a sample; strings and nulls are not charted. */
-function chartValue(v: TagPoint['value']): number | undefined {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'boolean') return v ? 1 : 0;
+/** Chartable number of a sample, null for a gap (bad quality); strings are not charted. */
+function chartValue(p: TagPoint): number | null | undefined {
+  if (p.quality !== 'good' || p.value === null) return null;
+  if (typeof p.value === 'number') return p.value;
+  if (typeof p.value === 'boolean') return p.value ? 1 : 0;
   return undefined;
 }
+
+/** A live sample on the event stream: `[ts, value]`, or `[ts, null, reason]` for a gap. */
+type LiveSample = [number, number] | [number, null, string];
 
 function readAsset(file: string): Buffer {
   return readFileSync(file);
@@ -89,11 +102,10 @@ export class GatewayHttp {
   private readonly started = Date.now();
   private last?: { t: number; messages: number; points: number; written: number };
   private rates = { messagesPerSec: 0, pointsPerSec: 0, writtenPerSec: 0 };
-  /** Last sample of every tag seen, by `site/area/line/asset/tag`. */
-  private readonly tags = new Map<string, [number, number]>();
-  private tagsDropped = 0;
+  /** The last hour of every tag seen, by `site/area/line/asset/tag`: history on page load. */
+  private readonly recent = new RecentSamples({ maxTags: MAX_TAGS });
   /** Samples since the last tick, by tag. */
-  private fresh = new Map<string, [number, number][]>();
+  private fresh = new Map<string, LiveSample[]>();
   private readonly clients = new Set<ServerResponse>();
 
   constructor(
@@ -105,18 +117,19 @@ export class GatewayHttp {
 
   /** Feed for the live page; give it to the Gateway as `onPoint`. */
   readonly point = (p: TagPoint): void => {
-    const v = chartValue(p.value);
-    if (v === undefined || p.quality !== 'good') return;
+    const v = chartValue(p);
+    if (v === undefined) return;
     const key = tagKey(p);
-    if (!this.tags.has(key) && this.tags.size >= MAX_TAGS) {
-      this.tagsDropped += 1;
-      return;
-    }
-    this.tags.set(key, [p.ts, v]);
-    if (this.clients.size === 0) return;
+    const reason = v === null ? (p.reason ?? `quality ${p.quality}`) : undefined;
+    const before = this.recent.dropped;
+    this.recent.add(
+      key,
+      reason === undefined ? { ts: p.ts, value: v } : { ts: p.ts, value: null, reason },
+    );
+    if (this.clients.size === 0 || this.recent.dropped !== before) return;
     let list = this.fresh.get(key);
     if (!list) this.fresh.set(key, (list = []));
-    list.push([p.ts, v]);
+    list.push(reason === undefined ? [p.ts, v!] : [p.ts, null, reason]);
     if (list.length > MAX_SAMPLES_PER_TAG) list.shift();
   };
 
@@ -151,6 +164,7 @@ export class GatewayHttp {
         res.end();
       });
       routes.set('/events', (req, res) => this.subscribe(req.socket.remoteAddress, res));
+      routes.set('/api/recent', (req, res) => this.history(req.url ?? '', res));
     }
     // The gateway opens its twin store when it starts, which may be after this: look it up per request.
     for (const [path, route] of twinRoutes(() => this.gateway.twin)) routes.set(path, route);
@@ -294,8 +308,8 @@ export class GatewayHttp {
       spoolPoints: h.sink.spool?.points ?? 0,
       spoolDropped: h.sink.spool?.dropped ?? 0,
       alarm: h.sink.alarm,
-      tags: this.tags.size,
-      tagsDropped: this.tagsDropped,
+      tags: this.recent.tagCount,
+      tagsDropped: this.recent.dropped,
     };
   }
 
@@ -314,8 +328,32 @@ export class GatewayHttp {
     res.on('close', () => this.clients.delete(res));
     this.log.debug({ remote }, 'live page connected');
     // The tags seen so far, with their last sample, so the picker fills at once.
-    this.write(res, 'tags', Object.fromEntries(this.tags));
+    this.write(res, 'tags', this.recent.latest());
     this.write(res, 'stats', this.summary());
+  }
+
+  /**
+   * `/api/recent?tag=KEY&tag=KEY[&minutes=N]`: the recent samples of up to 50 tags (the charts a
+   * page shows), so a page load draws the last window at once instead of starting empty.
+   */
+  private history(url: string, res: ServerResponse): void {
+    const query = new URLSearchParams(url.split('?', 2)[1] ?? '');
+    const keys = query.getAll('tag');
+    const minutes = Number(query.get('minutes') ?? 60);
+    if (keys.length > MAX_HISTORY_TAGS || !(minutes > 0)) {
+      sendJson(res, 400, {
+        error: `ask for 1 to ${MAX_HISTORY_TAGS} tags (?tag=site/area/line/asset/tag) and minutes > 0`,
+      });
+      return;
+    }
+    const now = Date.now();
+    const since = now - Math.min(minutes * 60_000, this.recent.windowMs);
+    const tags: Record<string, object> = {};
+    for (const key of keys) {
+      const h = this.recent.history(key, since);
+      if (h) tags[key] = h;
+    }
+    sendJson(res, 200, { now, windowMs: this.recent.windowMs, tags });
   }
 
   private broadcast(event: string, data: object): void {

@@ -16,6 +16,8 @@ export interface TagPoint {
   node?: string;
   value: TagValue | null;
   quality: Quality;
+  /** Why quality is not good, as the agent said (`timeout`, `exception 2 …`). */
+  reason?: string;
   /** Epoch milliseconds; backfilled samples keep their original time. */
   ts: number;
   /** Its series text (`seriesOf`), when the producer keeps it per tag: saves a lookup per point. */
