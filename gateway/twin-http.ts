@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { sendJson, type RawRoute } from '../core/http-server.js';
 import { packageRoot } from '../core/package-info.js';
@@ -36,6 +37,19 @@ function query(req: IncomingMessage): URLSearchParams {
 export function twinRoutes(twin: () => TwinStore | undefined): Map<string, RawRoute> {
   const page = readFileSync(join(packageRoot(), 'gateway/web/twin.html'));
   const script = readFileSync(join(packageRoot(), 'gateway/web/twin.js'));
+  // The page's graph library: one self-contained UMD file from node_modules, no CDN, no build.
+  const cytoscape = readFileSync(
+    createRequire(import.meta.url).resolve('cytoscape/dist/cytoscape.min.js'),
+  );
+  const asset =
+    (body: Buffer): RawRoute =>
+    (_req, res) => {
+      res.writeHead(200, {
+        'Content-Type': 'text/javascript; charset=utf-8',
+        'Cache-Control': 'no-cache',
+      });
+      res.end(body);
+    };
   const withStore =
     (handler: (store: TwinStore, req: IncomingMessage) => object): RawRoute =>
     (req, res) => {
@@ -68,18 +82,10 @@ export function twinRoutes(twin: () => TwinStore | undefined): Map<string, RawRo
         res.end(page);
       },
     ],
-    [
-      '/twin.js',
-      (_req, res) => {
-        res.writeHead(200, {
-          'Content-Type': 'text/javascript; charset=utf-8',
-          'Cache-Control': 'no-cache',
-        });
-        res.end(script);
-      },
-    ],
+    ['/twin.js', asset(script)],
+    ['/cytoscape.min.js', asset(cytoscape)],
   ]);
 }
 
-/** The page's script holds no data: it can be served without the token, like live.js. */
-export const TWIN_PUBLIC_PATHS = ['/twin.js'];
+/** The page's scripts hold no data: they can be served without the token, like live.js. */
+export const TWIN_PUBLIC_PATHS = ['/twin.js', '/cytoscape.min.js'];
