@@ -36,6 +36,7 @@ import {
   sleep,
   startAgent,
   startBroker,
+  startLiveRig,
   startSim,
   stoppedStats,
   tempDir,
@@ -73,22 +74,8 @@ const LIVE: Live[] = [
 ];
 
 async function live(s: Live, brokerPort: number): Promise<Record<string, unknown>> {
-  const dir = tempDir('footprint');
-  const sim = await startSim();
-  const healthPort = await freePort();
-  const counter = await SampleCounter.connect(brokerPort, FILTER, s.mode === 'asset');
-  const { agent, pid, healthUrl } = await startAgent(
-    agentConfig({
-      mqttUrl: `mqtt://127.0.0.1:${brokerPort}`,
-      simPort: sim.port,
-      mode: s.mode,
-      qos: s.qos,
-      outboxPath: join(dir, 'outbox.db'),
-      healthPort,
-    }),
-    dir,
-    healthPort,
-  );
+  const rig = await startLiveRig({ brokerPort, mode: s.mode, qos: s.qos });
+  const { counter, agent, pid, healthUrl } = rig;
   try {
     await sleep(WARMUP_MS);
     const h0 = await getHealth(healthUrl);
@@ -137,10 +124,7 @@ async function live(s: Live, brokerPort: number): Promise<Record<string, unknown
       'not delivered (total)': stopped.lost,
     };
   } finally {
-    counter.close();
-    await agent.stop();
-    await sim.running.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   }
 }
 

@@ -52,6 +52,7 @@ import {
   sleep,
   startAgent,
   startBroker,
+  startLiveRig,
   startSim,
   stoppedStats,
   TAGS_PER_DEVICE,
@@ -82,23 +83,9 @@ interface LiveScenario {
 }
 
 async function live(s: LiveScenario, brokerPort: number, brokerPid: number) {
-  const dir = tempDir('live');
-  const sim = await startSim();
-  const healthPort = await freePort();
-  const counter = await SampleCounter.connect(brokerPort, FILTER, s.mode === 'asset');
-  const { agent, pid, healthUrl } = await startAgent(
-    agentConfig({
-      mqttUrl: `mqtt://127.0.0.1:${brokerPort}`,
-      simPort: sim.port,
-      mode: s.mode,
-      qos: s.qos,
-      outboxPath: join(dir, 'outbox.db'),
-      healthPort,
-      minIntervalMs: s.minIntervalMs,
-    }),
-    dir,
-    healthPort,
-  );
+  const rig = await startLiveRig({ brokerPort, ...s });
+  const { counter, agent, pid, healthUrl } = rig;
+  const sim = { running: rig.sim };
   try {
     await sleep(WARMUP_MS);
     const h0 = await getHealth(healthUrl);
@@ -172,10 +159,7 @@ async function live(s: LiveScenario, brokerPort: number, brokerPid: number) {
       duplicates: counter.duplicates,
     };
   } finally {
-    counter.close();
-    await agent.stop();
-    await sim.running.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   }
 }
 

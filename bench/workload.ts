@@ -4,7 +4,7 @@
  * agent CLI with a bench config. 10 devices x 1,000 holding-register tags every 100 ms, every value
  * changing on every read: 100,000 samples/s, all of them published.
  */
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { encodeValue, registerCount } from '../protocols/modbus/codec.js';
 import { ExceptionCode, ModbusException } from '../protocols/modbus/pdu.js';
 import { SimulatorRuntime, type SteppingDevice } from '../simulators/runtime.js';
 import { syntheticLayout, type SyntheticTag } from '../simulators/synthetic.js';
-import { CLI, start, startCli, type Running } from '../test/support/processes.js';
+import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
 import { MqttFramer, mqttPacket, mqttString } from './mqtt-packets.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -374,6 +374,55 @@ export function stoppedStats(agent: Running): StoppedStats {
   if (!line)
     throw new Error(`agent did not log its stats on stop:\n${agent.output().slice(-3000)}`);
   return line as unknown as StoppedStats;
+}
+
+/** One live run: a simulator, a counting subscriber and an agent in `mode`/`qos` on the broker. */
+export interface LiveRig {
+  sim: Running;
+  counter: SampleCounter;
+  agent: Running;
+  pid: number;
+  healthUrl: string;
+  /** Stops all three and removes the run's folder. */
+  close: () => Promise<void>;
+}
+
+export async function startLiveRig(o: {
+  brokerPort: number;
+  mode: 'tag' | 'asset';
+  qos: 0 | 1;
+  minIntervalMs?: number;
+}): Promise<LiveRig> {
+  const dir = tempDir('live');
+  const sim = await startSim();
+  const healthPort = await freePort();
+  const counter = await SampleCounter.connect(o.brokerPort, FILTER, o.mode === 'asset');
+  const { agent, pid, healthUrl } = await startAgent(
+    agentConfig({
+      mqttUrl: `mqtt://127.0.0.1:${o.brokerPort}`,
+      simPort: sim.port,
+      mode: o.mode,
+      qos: o.qos,
+      outboxPath: join(dir, 'outbox.db'),
+      healthPort,
+      minIntervalMs: o.minIntervalMs,
+    }),
+    dir,
+    healthPort,
+  );
+  return {
+    sim: sim.running,
+    counter,
+    agent,
+    pid,
+    healthUrl,
+    close: async () => {
+      counter.close();
+      await agent.stop();
+      await sim.running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 if (process.argv[1] === SELF && process.argv[2] === 'sim')
