@@ -42,6 +42,10 @@ function harness(
       t = T0 + ms;
       engine.tick(t);
     },
+    /** Moves the clock without ticking: the gateway was not running the engine meanwhile. */
+    jump(ms: number) {
+      t = T0 + ms;
+    },
     sample(tag: string, value: SampleValue, extra: Partial<AlarmSample> = {}) {
       engine.onSample({
         site: 'plant1',
@@ -326,6 +330,27 @@ describe('rule kinds through the engine', () => {
       '6000:cleared:silent:returned_unacked',
     ]);
     expect(h.events[0]!.text).toBe('motor_speed: no good sample for 5 s (stale)');
+  });
+
+  it('stale timers start again after a pause (resumeTimers)', () => {
+    const h = harness([
+      {
+        name: 'silent',
+        asset: '*',
+        tag: 'motor_speed',
+        kind: 'stale',
+        afterMs: 5000,
+        onDelayMs: 0,
+      },
+    ]);
+    h.run([[0, 'motor_speed', 1750]]);
+    // Another gateway held the lease for a minute: no samples, no ticks here.
+    h.jump(60_000);
+    h.engine.resumeTimers(T0 + 60_000);
+    h.to(64_999);
+    expect(h.events).toEqual([]);
+    h.to(65_000);
+    expect(h.log()).toEqual(['65000:raised:silent:active_unacked']);
   });
 
   it('in with an inline code table', () => {

@@ -200,6 +200,15 @@ export class AlarmEngine {
     this.flush();
   }
 
+  /**
+   * After a pause in which samples did not reach the engine (another gateway held the bridge's
+   * lease), stale timers start again from `now`, so a take-over does not call every tag stale.
+   */
+  resumeTimers(now: number): void {
+    this.clock = now;
+    for (const inst of this.staleInstances) inst.lastSeenAt = now;
+  }
+
   /** Acknowledges an alarm: active_unacked → active_acked, returned_unacked → normal. */
   ack(key: string, by: string): AckResult {
     const inst = this.byKey.get(key);
@@ -396,7 +405,8 @@ export class AlarmEngine {
     inst.active = true;
     inst.ts = now;
     const { activations, windowMs, shelveMs } = this.options.chatter;
-    inst.activations = inst.activations.filter((t) => now - t < windowMs);
+    // The latest `activations` times are all chatter needs: the list stays that short.
+    inst.activations = inst.activations.filter((t) => now - t < windowMs).slice(1 - activations);
     inst.activations.push(now);
     if (inst.activations.length >= activations && !inst.shelved) {
       inst.shelved = {
