@@ -39,6 +39,11 @@ export interface HealthHandlers {
   routes?: Map<string, RawRoute>;
   /** Paths served without the token: static files that hold nothing secret (scripts, styles). */
   publicPaths?: Set<string>;
+  /**
+   * POST routes by exact path: operator actions. Without a token they are taken only from this
+   * machine (loopback), since anyone who reaches the port could otherwise act.
+   */
+  actions?: Map<string, RawRoute>;
 }
 
 export interface HealthServer {
@@ -177,7 +182,8 @@ function requestHandler(
     ],
     ...(handlers.routes ?? []),
   ]);
-  const known = [...routes.keys()].join(', ');
+  const actions = handlers.actions ?? new Map<string, RawRoute>();
+  const known = [...routes.keys(), ...actions.keys()].join(', ');
   return (req, res) => {
     const [path = '/', query] = (req.url ?? '/').split('?', 2);
     if (!handlers.publicPaths?.has(path) && !authorized(req, query)) {
@@ -185,12 +191,18 @@ function requestHandler(
       res.setHeader('WWW-Authenticate', 'Bearer');
       return sendJson(res, 401, { error: 'missing or wrong bearer token' });
     }
-    const route = routes.get(path);
+    const action = actions.get(path);
+    const route = action ?? routes.get(path);
     if (!route) return sendJson(res, 404, { error: `no route ${path}; try ${known}` });
-    if (req.method !== 'GET') {
-      res.setHeader('Allow', 'GET');
-      return sendJson(res, 405, { error: `${req.method} not allowed; use GET` });
+    const method = action ? 'POST' : 'GET';
+    if (req.method !== method) {
+      res.setHeader('Allow', method);
+      return sendJson(res, 405, { error: `${req.method} not allowed; use ${method}` });
     }
+    if (action && !check && !isLoopback(req.socket.remoteAddress))
+      return sendJson(res, 403, {
+        error: `${path} acts on the gateway: set a token in the ${options.section ?? 'health'} section to accept it from other machines`,
+      });
     Promise.resolve()
       .then(() => route(req, res))
       .catch((err: unknown) => {
@@ -209,6 +221,34 @@ function bearerCheck(token: string): (header: string | undefined) => boolean {
   const digest = (s: string) => createHash('sha256').update(s).digest();
   const expected = digest(`Bearer ${token}`);
   return (header) => header !== undefined && timingSafeEqual(digest(header), expected);
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address ?? '');
+}
+
+/** Largest JSON body an action accepts: operator requests are a few fields. */
+const MAX_ACTION_BODY = 64 * 1024;
+
+/** Reads a small JSON object body; throws a message fit for a 400 answer. */
+export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_ACTION_BODY) throw new Error(`body over ${MAX_ACTION_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let body: unknown;
+  try {
+    body = text === '' ? {} : JSON.parse(text);
+  } catch (err) {
+    throw new Error(`body is not JSON: ${errorMessage(err)}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new Error('body must be a JSON object');
+  return body as Record<string, unknown>;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: object): void {

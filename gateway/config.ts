@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { stateFileField } from '../core/config/state-file.js';
 import { logConfigSchema } from '../core/logger.js';
 import { loadConfigFile } from '../core/config/load.js';
+import { maintenanceConfigSchema } from '../maintenance/config.js';
 import { brokerSchema } from '../protocols/mqtt/broker.js';
 import { embeddedBrokerSchema } from './broker-config.js';
 
@@ -229,9 +230,10 @@ export const gatewayConfigSchema = z
     spool: spoolSchema,
     http: httpSchema.optional(),
     twin: twinSchema.optional(),
+    maintenance: maintenanceConfigSchema.optional(),
     log: logConfigSchema,
   })
-  .describe('FactoryLM gateway: MQTT in, InfluxDB out');
+  .describe('FactoryLM gateway: MQTT in, InfluxDB out, alarms to work orders');
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 export type InfluxConfig = z.output<typeof influxSchema>;

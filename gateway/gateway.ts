@@ -7,6 +7,7 @@ import {
   decodeAssetPayload,
   decodeTagManifest,
   decodeTagPayload,
+  type AssetPayload,
 } from '../protocols/mqtt/payload.js';
 import { parseTopic, ROOT, type AssetPath } from '../protocols/mqtt/topics.js';
 import type { GatewayConfig } from './config.js';
@@ -16,6 +17,8 @@ import { Spool } from './spool.js';
 import { AckGate, type AckStats, type AckTicket } from './spool-acks.js';
 import { SpoolSink, type SinkStats } from './spool-sink.js';
 import { gatewayHealthLine, healthLines } from './health-points.js';
+import { MaintenanceBridge, type BridgeStats } from '../maintenance/bridge.js';
+import { LEASE_TOPIC, MaintenanceLease } from './maintenance-lease.js';
 import { SequenceTracker, type SequenceStats } from './sequence.js';
 import { SparkplugConsumer } from './sparkplug-consumer.js';
 import { TwinStore } from './twin-store.js';
@@ -37,13 +40,31 @@ export interface GatewayStats {
   acks?: AckStats;
   /** Per-node sequence check: messages agents sent that never arrived (no share group only). */
   sequence?: SequenceStats;
+  /** The maintenance bridge (alarms, diagnoses, work orders), with a maintenance: section. */
+  maintenance?: BridgeStats;
 }
+
+/**
+ * MQTT 5 subscription identifier of the lease holder's own, unshared copy of the telemetry when
+ * gateways share the load: the bridge must see every sample of an asset, not this instance's share.
+ */
+const ALARM_SUBSCRIPTION_ID = 7;
 
 /** How often sequence gaps older than the grace period are counted, ms. */
 const SEQUENCE_SWEEP_MS = 5000;
 
 /** MQTT 3.1.1 brokers do not say how many messages they send before waiting for PUBACKs. */
 const IDLE_FLUSH_MS_MQTT3 = 10;
+
+/** `status` of a retained device status message, or undefined when it is not one. */
+function deviceStatusOf(payload: Buffer): string | undefined {
+  try {
+    const o = JSON.parse(payload.toString('utf8')) as { status?: unknown };
+    return typeof o.status === 'string' ? o.status : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Default twin store: beside the spool. */
 export function defaultTwinPath(name: string): string {
@@ -90,6 +111,11 @@ export class Gateway {
   private sparkplug?: SparkplugConsumer;
   /** Node inventories and the fleet audit; set when the config has a twin: section. */
   twin?: TwinStore;
+  /** Alarm rules → diagnosis → work orders; set when the config has a maintenance: section. */
+  maintenance?: MaintenanceBridge;
+  private lease?: MaintenanceLease;
+  /** The bridge reads samples from this instance's own messages (false: from its unshared copy). */
+  private bridgeFromShare = true;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -107,6 +133,7 @@ export class Gateway {
       ...(this.sink ? { sink: this.sink.stats } : {}),
       ...(this.acks ? { acks: this.acks.stats } : {}),
       ...(this.sequence ? { sequence: { ...this.sequence.stats } } : {}),
+      ...(this.maintenance ? { maintenance: this.maintenance.stats } : {}),
     };
   }
 
@@ -158,6 +185,16 @@ export class Gateway {
         forkThreshold: config.twin.forkThreshold / 100,
         ...(config.twin.fleet ? { fleet: await loadFleet(config.twin.fleet, 'twin.fleet') } : {}),
       });
+    if (config.maintenance) {
+      this.maintenance = await MaintenanceBridge.create(config.maintenance, {
+        name: config.name,
+        log: this.deps.log,
+        writeLine: (line) => this.sink?.writeLine(line),
+        publish: (topic, payload) => this.client?.publish(topic, payload, { qos: 1, retain: true }),
+      });
+      this.maintenance.start();
+      this.bridgeFromShare = !shareGroup;
+    }
     // A persistent session under a fixed client id is what makes a crash lossless: the broker
     // redelivers the messages whose PUBACK was held (points not yet durable) and queues what
     // arrives while the gateway is down. A clean session would drop both. Without InfluxDB
@@ -191,6 +228,11 @@ export class Gateway {
       filters[`${ROOT}/${site}/_nodes/+/tags`] = { qos: 1 };
       if (this.twin) filters[`${ROOT}/${site}/_nodes/+/inventory`] = { qos: 1 };
     }
+    const bridge = this.maintenance;
+    if (bridge) {
+      filters[LEASE_TOPIC] = { qos: 1 };
+      if (shareGroup) filters[`${ROOT}/${site}/_nodes/+/devices/+`] = { qos: 1 };
+    }
     // Sparkplug B: every instance needs every birth (the alias maps), so only DDATA is shared.
     if (config.subscribe.sparkplug.enabled) {
       this.sparkplug = new SparkplugConsumer();
@@ -218,7 +260,21 @@ export class Gateway {
       // kept. What it had queued for the group before the restart is lost all the same.
       if (connack.sessionPresent && shared.length > 0) client.unsubscribe(shared, subscribe);
       else subscribe();
+      if (this.lease && this.maintenance?.isActive) this.alarmSubscription(true);
     });
+    if (bridge) {
+      this.lease = new MaintenanceLease(
+        client,
+        config.name,
+        config.maintenance!.leaseTtlSec * 1000,
+        (active) => {
+          bridge.setActive(active);
+          this.alarmSubscription(active);
+        },
+        this.deps.log.child({ component: 'lease', gateway: config.name }),
+      );
+      this.lease.start();
+    }
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('disconnect', (packet) => {
       // MQTT 5 reason 0x8E: another client connected with this client id.
@@ -236,6 +292,8 @@ export class Gateway {
    * persistent session gets them again on the next start.
    */
   async stop(): Promise<void> {
+    this.lease?.release();
+    await this.maintenance?.stop();
     clearInterval(this.healthTimer);
     clearInterval(this.sequenceTimer);
     this.sweepSequence(Date.now());
@@ -253,6 +311,12 @@ export class Gateway {
 
   /** One message; its PUBACK (QoS 1) is held until the points it produced are durable. */
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const ids = packet.properties?.subscriptionIdentifier;
+    if (
+      ids === ALARM_SUBSCRIPTION_ID ||
+      (Array.isArray(ids) && ids.includes(ALARM_SUBSCRIPTION_ID))
+    )
+      if (this.alarmCopy(topic, payload)) return;
     const sink = this.sink;
     if (!sink) return this.dispatch(topic, payload);
     const ticket = this.acks?.begin(packet);
@@ -263,6 +327,7 @@ export class Gateway {
 
   private dispatch(topic: string, payload: Buffer): void {
     this.counters.messages += 1;
+    if (topic === LEASE_TOPIC) return this.lease?.receive(payload);
     try {
       if (this.sparkplug && topic.startsWith(`${NAMESPACE}/`))
         return this.onSparkplug(this.sparkplug, topic, payload);
@@ -277,7 +342,10 @@ export class Gateway {
             return this.onHealth(topic, parsed.site, parsed.node, payload);
           if (parsed.rest.length === 1 && parsed.rest[0] === 'inventory')
             return this.onInventory(topic, parsed.site, parsed.node, payload);
-          return this.onNode(parsed.node, parsed.rest, payload);
+          return this.onNode(parsed.site, parsed.node, parsed.rest, payload);
+        case 'reserved':
+          // Alarm states this or another gateway published: not telemetry.
+          return;
         default:
           return this.reject('unknown-topic', topic, 'not a factorylm tag, asset or node topic');
       }
@@ -289,21 +357,38 @@ export class Gateway {
   private onTag(topic: string, path: AssetPath, tag: string, payload: Buffer): void {
     const decoded = decodeTagPayload(payload);
     if (!decoded.ok) return this.reject(decoded.reason, topic, decoded.detail);
-    const { v, ts, q, seq } = decoded.value;
+    const { v, ts, q, r, seq } = decoded.value;
     if (seq !== undefined) this.sequence?.add(this.topicNode.get(topic), seq, Date.now());
     const series = this.series(this.topicSeries, topic, path, tag, topic);
     this.counters.points += 1;
     this.sink?.writeLine(lineOf(series, v, q, ts));
     if (this.legacy) this.writeLegacy(path.asset, tag, topic, v, ts);
+    if (this.bridgeFromShare)
+      this.maintenance?.onSample({
+        ...path,
+        tag,
+        node: this.topicNode.get(topic),
+        value: v,
+        quality: q,
+        ts,
+      });
     const { onPoint } = this.deps;
     if (onPoint)
-      onPoint({ ...path, tag, node: this.topicNode.get(topic), value: v, quality: q, ts });
+      onPoint({
+        ...path,
+        tag,
+        node: this.topicNode.get(topic),
+        value: v,
+        quality: q,
+        ...(r === undefined ? {} : { reason: r }),
+        ts,
+      });
   }
 
   private onAsset(topic: string, path: AssetPath, payload: Buffer): void {
     const decoded = decodeAssetPayload(payload);
     if (!decoded.ok) return this.reject(decoded.reason, topic, decoded.detail);
-    const { ts, v, q, seq } = decoded.value;
+    const { ts, v, q, r, seq } = decoded.value;
     if (seq !== undefined) this.sequence?.add(this.assetNode.get(topic), seq, Date.now());
     const tags = Object.keys(v);
     for (const tag of tags)
@@ -323,11 +408,21 @@ export class Gateway {
     this.sink?.write(lines);
     if (this.legacy)
       for (const tag of tags) this.writeLegacy(path.asset, tag, `${topic}/${tag}`, v[tag]!, ts);
+    if (this.bridgeFromShare && this.maintenance) this.assetToBridge(topic, path, decoded.value);
     const { onPoint } = this.deps;
     if (onPoint)
       for (const tag of tags) {
         const node = this.topicNode.get(`${topic}/${tag}`);
-        onPoint({ ...path, tag, node, value: v[tag]!, quality: q?.[tag] ?? 'good', ts });
+        const reason = r?.[tag];
+        onPoint({
+          ...path,
+          tag,
+          node,
+          value: v[tag]!,
+          quality: q?.[tag] ?? 'good',
+          ...(reason === undefined ? {} : { reason }),
+          ts,
+        });
       }
   }
 
@@ -351,7 +446,7 @@ export class Gateway {
     return series;
   }
 
-  private onNode(node: string, rest: string[], payload: Buffer): void {
+  private onNode(site: string, node: string, rest: string[], payload: Buffer): void {
     const kind = rest[0];
     if (kind === 'status' && rest.length === 1) {
       const status = payload.toString();
@@ -363,6 +458,17 @@ export class Gateway {
         );
       if (this.counters.nodes[node] !== status) this.log.info({ node, status }, 'node status');
       this.counters.nodes[node] = status;
+      this.maintenance?.onNodeStatus(site, node, status);
+    } else if (kind === 'devices' && rest.length === 2) {
+      if (!this.maintenance) return;
+      const status = deviceStatusOf(payload);
+      if (status === undefined)
+        return this.reject(
+          'bad-status',
+          `_nodes/${node}/devices/${rest[1]}`,
+          'expected {"status": …}',
+        );
+      this.maintenance.onDeviceStatus(site, node, rest[1]!, status !== 'connected');
     } else if (kind === 'tags' && rest.length === 1) {
       const decoded = decodeTagManifest(payload);
       if (!decoded.ok) return this.reject(decoded.reason, `_nodes/${node}/tags`, decoded.detail);
@@ -454,7 +560,74 @@ export class Gateway {
     if (this.sink) this.sink.write(points.map(toLine));
     // Sparkplug metrics have no address here: plc_registers without register_addr.
     if (this.legacy) for (const p of points) this.writeLegacy(p.asset, p.tag, '', p.value, p.ts);
+    if (this.maintenance) for (const p of points) this.maintenance.onSample(p);
     if (this.deps.onPoint) for (const p of points) this.deps.onPoint(p);
+  }
+
+  /** An asset batch's samples to the maintenance bridge. */
+  private assetToBridge(topic: string, path: AssetPath, body: AssetPayload): void {
+    const { ts, v, q } = body;
+    for (const tag in v) {
+      const node = this.topicNode.get(`${topic}/${tag}`);
+      this.maintenance!.onSample({
+        ...path,
+        tag,
+        node,
+        value: v[tag]!,
+        quality: q?.[tag] ?? 'good',
+        ts,
+      });
+    }
+  }
+
+  /**
+   * The lease holder's unshared copy of a telemetry message (gateways in a share group): its
+   * samples go to the maintenance bridge only, since this instance's share already stores them
+   * and other instances store the rest. False for topics the normal path must handle.
+   */
+  private alarmCopy(topic: string, payload: Buffer): boolean {
+    const bridge = this.maintenance;
+    const parsed = parseTopic(topic);
+    if (!bridge || (parsed.kind !== 'tag' && parsed.kind !== 'asset')) return false;
+    if (parsed.kind === 'tag') {
+      const decoded = decodeTagPayload(payload);
+      if (decoded.ok) {
+        const { v, q, ts } = decoded.value;
+        const node = this.topicNode.get(topic);
+        bridge.onSample({ ...parsed, node, value: v, quality: q, ts });
+      }
+    } else {
+      const decoded = decodeAssetPayload(payload);
+      if (decoded.ok) this.assetToBridge(topic, parsed, decoded.value);
+    }
+    // Malformed messages are counted by the instance whose share they are.
+    return true;
+  }
+
+  /**
+   * With a share group, the lease holder also subscribes to the telemetry unshared (marked with
+   * its own subscription identifier, MQTT 5) so the bridge sees every sample; others do not.
+   */
+  private alarmSubscription(on: boolean): void {
+    const client = this.client;
+    const { shareGroup, site, qos } = this.config.subscribe;
+    if (!client || !shareGroup || this.config.mqtt.protocolVersion !== 5) return;
+    const filter = `${ROOT}/${site}/#`;
+    if (!on) {
+      client.unsubscribe(filter);
+      return;
+    }
+    client.subscribe(
+      filter,
+      { qos, properties: { subscriptionIdentifier: ALARM_SUBSCRIPTION_ID } },
+      (err) => {
+        if (err)
+          this.log.error(
+            { err: errorMessage(err), filter },
+            'the maintenance bridge cannot subscribe to the telemetry; check the broker ACL for this user',
+          );
+      },
+    );
   }
 
   /** influx.legacyRegisters: the sample as a plc_registers line too. */

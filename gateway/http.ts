@@ -14,6 +14,8 @@ import { packageRoot, packageVersion } from '../core/package-info.js';
 import type { HttpConfig } from './config.js';
 import type { GatewayStats } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
+import { alarmRoutes } from './alarms-http.js';
+import type { MaintenanceBridge } from '../maintenance/bridge.js';
 import { twinRoutes, TWIN_PUBLIC_PATHS } from './twin-http.js';
 import type { TwinStore } from './twin-store.js';
 import type { TagPoint } from './points.js';
@@ -25,6 +27,7 @@ export interface GatewaySource {
   readonly brokerConnected: boolean;
   /** The fleet twin, when the gateway keeps one: served at /api/twin and /twin. */
   readonly twin?: TwinStore;
+  readonly maintenance?: MaintenanceBridge;
 }
 
 export interface GatewayHealth {
@@ -169,6 +172,8 @@ export class GatewayHttp {
     // The gateway opens its twin store when it starts, which may be after this: look it up per request.
     for (const [path, route] of twinRoutes(() => this.gateway.twin)) routes.set(path, route);
     for (const path of TWIN_PUBLIC_PATHS) publicPaths.add(path);
+    const alarms = alarmRoutes(() => this.gateway.maintenance);
+    for (const [path, route] of alarms.routes) routes.set(path, route);
     this.server = await startHealthServer(
       {
         host: this.config.host,
@@ -184,6 +189,7 @@ export class GatewayHttp {
         metricsContentType: registry.contentType,
         routes,
         publicPaths,
+        actions: alarms.actions,
       },
       this.log,
     );
@@ -218,6 +224,7 @@ export class GatewayHttp {
       reasons.push(`InfluxDB is down${sink.lastError ? `: ${sink.lastError}` : ''}`);
     if (sink?.alarm) reasons.push(sink.alarm);
     if (sink && !sink.spool.durable) reasons.push('the spool is in memory: lost on restart');
+    for (const problem of this.gateway.maintenance?.problems ?? []) reasons.push(problem);
     const invalidTotal = Object.values(s.invalid).reduce((a, b) => a + b, 0);
     return {
       status: reasons.length === 0 ? 'ok' : 'degraded',

@@ -106,6 +106,55 @@ const GAUGES: [name: string, help: string, labelNames: string[], read: Read][] =
   ],
   ['acks_held', 'QoS 1 messages whose PUBACK waits', [], one((s) => s.stats.acks?.held)],
   [
+    'alarms_active',
+    'Alarms active (acknowledged or not) in the maintenance bridge',
+    [],
+    one((s) => s.stats.maintenance?.alarms.active),
+  ],
+  [
+    'alarms_shelved',
+    'Alarms shelved by an operator or for chattering',
+    [],
+    one((s) => s.stats.maintenance?.alarms.shelved),
+  ],
+  [
+    'maintenance_active',
+    '1 in the gateway that holds the maintenance lease and evaluates alarms',
+    [],
+    one((s) => (s.stats.maintenance ? s.stats.maintenance.active : undefined)),
+  ],
+  [
+    'llm_queue_depth',
+    'Alarms waiting for a diagnosis',
+    [],
+    one((s) => s.stats.maintenance?.llm?.queueDepth),
+  ],
+  [
+    'llm_latency_p99_ms',
+    'Diagnosis latency, 99th percentile, ms',
+    [],
+    one((s) => s.stats.maintenance?.llm?.latency.p99),
+  ],
+  [
+    'cmms_queue_depth',
+    'CMMS actions waiting in the outbox',
+    [],
+    one((s) => s.stats.maintenance?.cmms?.depth),
+  ],
+  [
+    'cmms_errors_total',
+    'Failed CMMS attempts, by kind',
+    ['kind'],
+    (s) =>
+      Object.entries(s.stats.maintenance?.cmms?.errors ?? {}).map(([kind, n]) => [{ kind }, n]),
+  ],
+  [
+    'cmms_parked',
+    'Alarm keys whose CMMS actions are parked after a permanent refusal (licence, unknown asset)',
+    [],
+    one((s) => s.stats.maintenance?.cmms?.parked),
+  ],
+  [
     'sequence_missing',
     'Messages agents sent (by sequence number) that never arrived: lost after the broker acknowledged them',
     [],

@@ -3,6 +3,7 @@
  *   factorylm/<site>/<area>/<line>/<asset>/<tag>   one tag
  *   factorylm/<site>/<area>/<line>/<asset>         asset batch
  *   factorylm/<site>/_nodes/<node>/…               node status, inventory, writes
+ *   factorylm/<site>/_alarms/<asset>/<rule>        alarm state (the gateway's maintenance bridge)
  */
 export const ROOT = 'factorylm';
 export const NODES = '_nodes';
@@ -22,6 +23,8 @@ export type ParsedTopic =
   | ({ kind: 'tag' } & TagPath)
   | ({ kind: 'asset' } & AssetPath)
   | { kind: 'node'; site: string; node: string; rest: string[] }
+  /** Another `_`-prefixed level (`_alarms`): what gateways publish themselves, not telemetry. */
+  | { kind: 'reserved'; site: string; level: string }
   | { kind: 'other' };
 
 /** A name can be one topic level: not empty, no `/`, no wildcards, no NUL, not `_`-prefixed (reserved). */
@@ -56,6 +59,7 @@ export function parseTopic(topic: string): ParsedTopic {
   if (parts[0] !== ROOT || parts.length < 4) return { kind: 'other' };
   const [, site, second, third] = parts as [string, string, string, string];
   if (second === NODES) return { kind: 'node', site, node: third, rest: parts.slice(4) };
+  if (second.startsWith('_')) return { kind: 'reserved', site, level: second };
   if (parts.length === 6) {
     return { kind: 'tag', site, area: second, line: third, asset: parts[4]!, tag: parts[5]! };
   }
