@@ -340,7 +340,13 @@ export async function startAgent(
         env,
       )
     : startCli(args, env);
-  await agent.waitForOutput(/"msg":"health endpoint listening"/);
+  try {
+    // Parsing a 10,000-tag config takes seconds on a busy machine.
+    await agent.waitForOutput(/"msg":"health endpoint listening"/, 90_000);
+  } catch (err) {
+    await agent.stop();
+    throw err;
+  }
   return { agent, pid: agent.child.pid!, healthUrl: `http://127.0.0.1:${healthPort}/health` };
 }
 
@@ -396,7 +402,12 @@ export async function startLiveRig(o: {
   const dir = tempDir('live');
   const sim = await startSim();
   const healthPort = await freePort();
-  const counter = await SampleCounter.connect(o.brokerPort, FILTER, o.mode === 'asset');
+  const counter = await SampleCounter.connect(o.brokerPort, FILTER, o.mode === 'asset').catch(
+    async (err: unknown) => {
+      await sim.running.stop();
+      throw err;
+    },
+  );
   const { agent, pid, healthUrl } = await startAgent(
     agentConfig({
       mqttUrl: `mqtt://127.0.0.1:${o.brokerPort}`,
@@ -409,7 +420,11 @@ export async function startLiveRig(o: {
     }),
     dir,
     healthPort,
-  );
+  ).catch(async (err: unknown) => {
+    counter.close();
+    await sim.running.stop();
+    throw err;
+  });
   return {
     sim: sim.running,
     counter,
