@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
@@ -54,6 +55,27 @@ afterAll(async () => {
 });
 
 const auth = { headers: { Authorization: `Bearer ${TOKEN}` } };
+
+/** What the live page exposes of its charts, as far as these tests read it (in the browser). */
+interface LivePage {
+  factorylmLive: {
+    charts: Map<
+      string,
+      {
+        el: { dataset: Record<string, string> };
+        plot: {
+          ctx: {
+            getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+          };
+          bbox: { left: number; top: number; width: number; height: number };
+          scales: { x: { min: number; max: number } };
+          over: { getBoundingClientRect(): { left: number; top: number; height: number } };
+          valToPos(value: number, scale: string, canvasPixels?: boolean): number;
+        };
+      }
+    >;
+  };
+}
 
 describe('the gateway live page, fed by simulator → agent → Mosquitto → gateway → VictoriaMetrics', () => {
   it('shows live counts and charts whose values change, in headless Chromium', async () => {
@@ -116,6 +138,111 @@ describe('the gateway live page, fed by simulator → agent → Mosquitto → ga
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'live-page.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('draws a trend: a fixed window ending now, history at load, held values and gaps with reasons', async () => {
+    // A tag with a past the page never saw: good 3, bad for a minute, then 4 held since.
+    const probe = 'plant1/packaging/line1/probe/level';
+    const reason = 'exception 2 (illegal data address)';
+    const t0 = Date.now();
+    const client = await mqtt.connectAsync(mosquitto.url);
+    const topic = `factorylm/${probe}`;
+    for (const body of [
+      { v: 3, ts: t0 - 600_000, q: 'good' },
+      { v: null, ts: t0 - 240_000, q: 'bad', r: reason },
+      { v: 4, ts: t0 - 180_000, q: 'good' },
+    ])
+      await client.publishAsync(topic, JSON.stringify(body), { qos: 1 });
+    await client.endAsync();
+    const di05 = 'plant1/packaging/line1/conveyor1/DI_05';
+    await waitFor('the gateway to hold the probe history', async () => {
+      const res = await fetch(`${pageUrl}api/recent?tag=${probe}`, auth);
+      const body = (await res.json()) as { tags: Record<string, { v: unknown[] }> };
+      return body.tags[probe]?.v.length === 3;
+    });
+
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.addInitScript(
+      ([tags]) => {
+        type Store = { setItem(key: string, value: string): void };
+        const store = (globalThis as unknown as { localStorage: Store }).localStorage;
+        store.setItem('factorylm-live-tags', JSON.stringify(tags));
+        store.setItem('factorylm-live-window', '60');
+      },
+      [[probe, di05]],
+    );
+    await page.goto(`${pageUrl}?token=${TOKEN}`);
+    const chart = (key: string) => page.locator(`.chart[data-tag="${key}"]`);
+    // History is there at once: the three samples from before the page existed.
+    await waitFor(
+      'the probe chart with its history',
+      async () => (await chart(probe).getAttribute('data-points')) === '3',
+      15_000,
+    );
+    await waitFor(
+      'the DI_05 chart',
+      async () => Number(await chart(di05).getAttribute('data-points')) >= 1,
+      15_000,
+    );
+    /** The x range drawn, the held value, and the canvas colour at the left and right edge at its height. */
+    const drawn = (key: string) =>
+      page.evaluate((k) => {
+        const c = (globalThis as unknown as LivePage).factorylmLive.charts.get(k)!;
+        const u = c.plot;
+        const held = Number(c.el.dataset['held']);
+        const y = Math.round(u.valToPos(held, 'y', true));
+        const blueAt = (x: number) => {
+          const d = u.ctx.getImageData(Math.round(x), y - 2, 1, 5).data;
+          for (let i = 0; i < d.length; i += 4) if (d[i + 2]! > 150 && d[i]! < 120) return true;
+          return false;
+        };
+        return {
+          min: u.scales.x.min,
+          max: u.scales.x.max,
+          now: Date.now() / 1000,
+          held,
+          left: blueAt(u.bbox.left + 4),
+          right: blueAt(u.bbox.left + u.bbox.width - 4),
+        };
+      }, key);
+
+    // 1 min window: the probe's 4 (sent 3 minutes ago) holds across the whole window, up to now.
+    const one = await drawn(probe);
+    expect(one.max - one.min).toBeCloseTo(60, 3);
+    expect(Math.abs(one.max - one.now)).toBeLessThan(5);
+    expect(one).toMatchObject({ held: 4, left: true, right: true });
+    // A bit reported by exception (DI_05, guard door closed) holds 1 up to now, not a lone dot.
+    const door = await drawn(di05);
+    expect(door.max - door.min).toBeCloseTo(60, 3);
+    expect(door).toMatchObject({ held: 1, right: true });
+
+    // 5 min window: the gap is there, and hovering over it tells why.
+    await page.selectOption('#window', '300');
+    await waitFor('a 5 minute axis', async () => {
+      const d = await drawn(probe);
+      return Math.abs(d.max - d.min - 300) < 0.001;
+    });
+    const over = await page.evaluate(
+      ([k, t]) => {
+        const c = (globalThis as unknown as LivePage).factorylmLive.charts.get(k)!;
+        const r = c.plot.over.getBoundingClientRect();
+        return { x: r.left + c.plot.valToPos(t, 'x'), y: r.top + r.height / 2 };
+      },
+      [probe, (t0 - 210_000) / 1000] as const,
+    );
+    await page.mouse.move(over.x, over.y);
+    await waitFor(
+      'the reason on hover',
+      async () => ((await chart(probe).locator('.hover').textContent()) ?? '').includes(reason),
+      5000,
+    );
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'live-trend.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
   });
