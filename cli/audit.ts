@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { audit, checkFailures, type AuditResult } from '../inventory/audit.js';
 import { DEFAULT_CLONE_OPTIONS } from '../inventory/code/clones.js';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../inventory/code/graph-render.js';
@@ -25,22 +25,26 @@ interface AuditOptions {
 
 function graphFormat(v: string): GraphFormat {
   if (!(GRAPH_FORMATS as readonly string[]).includes(v))
-    throw new Error(`--graph must be one of ${GRAPH_FORMATS.join(', ')}, got "${v}"`);
+    throw new InvalidArgumentError(
+      `--graph must be one of ${GRAPH_FORMATS.join(', ')}, got "${v}"`,
+    );
   return v as GraphFormat;
 }
 
 function positiveInteger(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`--clone-min-tokens must be a positive integer, got "${v}"`);
+    throw new InvalidArgumentError(`--clone-min-tokens must be a positive integer, got "${v}"`);
   return n;
 }
 
-function percent(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 100)
-    throw new Error(`--fork-threshold must be a percentage in (0, 100], got "${v}"`);
-  return n;
+function percent(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > 100)
+      throw new InvalidArgumentError(`${name} must be a percentage in (0, 100], got "${v}"`);
+    return n;
+  };
 }
 
 /** Reports from files (JSON, or gzip as published), each validated against the schema. */
@@ -88,7 +92,7 @@ export function registerAudit(program: Command): void {
     .option(
       '--clone-similarity <percent>',
       'near-clone bar: share of winnowed fingerprints two files have in common',
-      percent,
+      percent('--clone-similarity'),
       DEFAULT_CLONE_OPTIONS.similarity * 100,
     )
     .option(
@@ -102,7 +106,7 @@ export function registerAudit(program: Command): void {
     .option(
       '--fork-threshold <percent>',
       'near-duplicate bar: share of files in common',
-      percent,
+      percent('--fork-threshold'),
       60,
     )
     .addHelpText(
@@ -153,7 +157,9 @@ export function registerAudit(program: Command): void {
       }
       if (opts.graph && !result.code)
         return exitWithError(
-          new Error('no report carries code facts: scan again with factorylm 0.1 or later'),
+          new Error(
+            'no report carries code facts: scan again with factorylm inventory without --no-code',
+          ),
         );
       process.stdout.write(
         opts.graph && result.code
@@ -167,7 +173,8 @@ export function registerAudit(program: Command): void {
       if (opts.check) {
         const failures = checkFailures(result, baseline);
         for (const f of failures) console.error(`check: ${f}`);
-        if (failures.length) process.exit(1);
+        // Not process.exit: it would cut a large --json still draining into a pipe.
+        if (failures.length) process.exitCode = 1;
       }
     });
 }

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadAgentConfig, type AgentConfig } from '../agent/config.js';
 import { agentScanOptions, publishInventory } from '../agent/inventory-publisher.js';
 import { createRootLogger } from '../core/logger.js';
@@ -29,12 +29,14 @@ interface InventoryOptions {
   mqttUrl?: string;
   username?: string;
   publishTimeout: number;
+  code: boolean;
 }
 
 function positiveNumber(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
     return n;
   };
 }
@@ -169,6 +171,10 @@ export function registerInventory(program: Command): void {
     )
     .option('--cache <file>', `hash cache (default ${defaultCacheFile()})`)
     .option('--no-cache', 'read and hash every file')
+    .option(
+      '--no-code',
+      'skip the code analysis (imports, entry points, clone fingerprints): files, hashes and duplicates only',
+    )
     .option('--node <name>', 'node name in the report (default: the agent config, else host name)')
     .option('--site <site>', 'site for --publish (default: the agent config)')
     .option(
@@ -197,6 +203,13 @@ export function registerInventory(program: Command): void {
         'mtime, inode) take their hash from the cache. Reports over 64 KiB are published',
         'gzip-compressed (payload starts 1f 8b; MQTT 5 content type application/gzip).',
         '',
+        'Code: each distinct Python/JS/TS file content is parsed once (tree-sitter) for its imports,',
+        'functions, `if __name__ == "__main__"` and winnowed clone fingerprints; entry points come',
+        'from pyproject/setup.py scripts, package.json bin/main/exports, Dockerfile CMD/ENTRYPOINT',
+        'and Procfiles. Results are cached by content hash beside the file hashes, so a re-scan parses',
+        'changed files only. Files that do not parse are listed with the reason. factorylm audit',
+        'turns this into the import graph, file classes and clone groups (see its --help).',
+        '',
         'Examples:',
         '  factorylm inventory /opt /srv /root',
         '  factorylm inventory /opt --out edge-01.json && factorylm audit edge-01.json',
@@ -220,6 +233,7 @@ export function registerInventory(program: Command): void {
               : (opts.cache ?? fromAgent.cacheFile ?? defaultCacheFile()),
           ...(opts.unitDir ? { unitDirs: opts.unitDir } : {}),
           ...(opts.dockerSocket ? { dockerSocket: opts.dockerSocket } : {}),
+          ...(opts.code ? {} : { code: false }),
         });
         if (opts.out) await writeFile(opts.out, JSON.stringify(report));
         process.stdout.write(opts.json ? JSON.stringify(report, null, 1) + '\n' : summary(report));

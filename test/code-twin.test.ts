@@ -1,122 +1,20 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditResult } from '../inventory/audit.js';
 import type { InventoryReport } from '../inventory/report.js';
+import { writeCodeTwinFixture, type CodeTwinFixture } from './support/code-twin-fixture.js';
 import { runCli } from './support/processes.js';
 
-/**
- * The plant's "code copied, not imported" in miniature: project alpha (a package with a console
- * script, run by a systemd unit), beta with one of alpha's modules pasted in and another pasted
- * then renamed, gamma importing alpha properly, and a script folder nothing runs.
- */
-const CORE = `"""Motor diagnostics."""
-import math
-from .util import clamp
-
-
-def compute(speed, current, temperature):
-    load = speed * current / 1000.0
-    if temperature > 80:
-        load = load * 1.25
-    score = math.sqrt(load) + clamp(temperature, 0, 120) / 10
-    for i in range(3):
-        score = score + i * 0.5
-    return {"load": load, "score": score, "alarm": score > 12}
-`;
-
-const UTIL = `def clamp(value, low, high):
-    if value < low:
-        return low
-    if value > high:
-        return high
-    return value
-
-
-def average(values):
-    total = 0
-    count = 0
-    for v in values:
-        total = total + v
-        count = count + 1
-    return total / count if count else 0
-`;
-
-/** UTIL pasted, then every name changed: a type-2 clone. */
-const UTIL_RENAMED = `def bound(x, lo, hi):
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
-
-
-def mean(samples):
-    acc = 0
-    n = 0
-    for s in samples:
-        acc = acc + s
-        n = n + 1
-    return acc / n if n else 0
-`;
-
 let tmp: string;
-let units: string;
-let bin: string;
-const root = () => join(tmp, 'opt');
-const at = (rel: string) => join(root(), rel);
-
-function write(files: Record<string, string>): void {
-  for (const [rel, text] of Object.entries(files)) {
-    mkdirSync(dirname(at(rel)), { recursive: true });
-    writeFileSync(at(rel), text);
-  }
-}
+let fx: CodeTwinFixture;
+const at = (rel: string) => fx.at(rel);
+const root = () => fx.root;
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'factorylm-code-twin-'));
-  write({
-    'alpha/pyproject.toml':
-      '[project]\nname = "alpha"\nversion = "1.0.0"\n\n[project.scripts]\nalpha = "alpha.cli:main"\n',
-    'alpha/alpha/__init__.py': '',
-    'alpha/alpha/cli.py':
-      'import sys\nfrom alpha.core import compute\n\n\ndef main():\n    print(compute(1450, 52, 71))\n    return 0\n',
-    'alpha/alpha/core.py': CORE,
-    'alpha/alpha/util.py': UTIL,
-    'alpha/alpha/old_report.py': 'import csv\n\n\ndef export(rows):\n    return len(rows)\n',
-    'alpha/tests/test_core.py':
-      'from alpha.core import compute\n\n\ndef test_compute():\n    assert compute(0, 0, 0)["load"] == 0\n',
-    // An import-shaped docstring and string: a regex scanner would see imports here.
-    'alpha/alpha/notes.py': '"""\nimport fake_module\n"""\nTEXT = "from nowhere import x"\n',
-    'beta/requirements.txt': 'requests\n',
-    'beta/main.py':
-      'import requests\nfrom core_copy import compute\nfrom tools import bound\n\nif __name__ == "__main__":\n    print(compute(1, 2, 3), bound(5, 0, 3))\n',
-    'beta/core_copy.py': CORE.replace(
-      'from .util import clamp',
-      'from tools import bound as clamp',
-    ),
-    'beta/tools.py': UTIL_RENAMED,
-    'beta/legacy.py': 'print "python 2"\nexcept Exception, e:\n    pass\n',
-    'gamma/requirements.txt': 'alpha\n',
-    'gamma/run.py': 'from alpha.core import compute\n\nprint(compute(1, 2, 3))\n',
-    'gamma/missing.py': 'import not_installed_anywhere\n',
-    'scratch/oneoff.py': 'import os\n\nif __name__ == "__main__":\n    print(os.getcwd())\n',
-  });
-  units = join(tmp, 'units');
-  mkdirSync(units);
-  writeFileSync(
-    join(units, 'alpha.service'),
-    `[Service]\nWorkingDirectory=${at('alpha')}\nExecStart=/usr/bin/python3 -m alpha.cli\n`,
-  );
-  // No systemd in this container: a systemctl that answers `show` as systemd does, for our unit.
-  bin = join(tmp, 'bin');
-  mkdirSync(bin);
-  writeFileSync(
-    join(bin, 'systemctl'),
-    '#!/bin/sh\nprintf "Id=alpha.service\\nActiveState=active\\n"\n',
-  );
-  chmodSync(join(bin, 'systemctl'), 0o755);
+  fx = writeCodeTwinFixture(tmp);
 });
 
 afterAll(() => {
@@ -126,7 +24,7 @@ afterAll(() => {
 describe('codebase twin: import graph, copies, production vs dead', () => {
   let report: InventoryReport;
   let twin: AuditResult;
-  const env = () => ({ PATH: `${bin}:${process.env.PATH}` });
+  const env = () => fx.env;
   const file = (rel: string) => `edge-01:${at(rel)}`;
   const project = (rel: string) => `edge-01:${at(rel)}`;
 
@@ -140,7 +38,7 @@ describe('codebase twin: import graph, copies, production vs dead', () => {
         'edge-01',
         '--no-cache',
         '--unit-dir',
-        units,
+        fx.units,
         '--docker-socket',
         join(tmp, 'no.sock'),
         '--json',
@@ -271,6 +169,25 @@ describe('codebase twin: import graph, copies, production vs dead', () => {
         { from: project('beta'), to: project('alpha'), imports: 0, copies: 2 },
       ]),
     );
+    // A project has the best class of its files: alpha runs in production though two are dead.
+    expect(Object.fromEntries(c.graph.projects.map((p) => [p.id, [p.class, p.classes]]))).toEqual({
+      [project('alpha')]: [
+        'production',
+        { production: 4, library: 0, experimental: 0, test: 1, dead: 2 },
+      ],
+      [project('beta')]: [
+        'experimental',
+        { production: 0, library: 0, experimental: 3, test: 0, dead: 1 },
+      ],
+      [project('gamma')]: [
+        'dead',
+        { production: 0, library: 0, experimental: 0, test: 0, dead: 2 },
+      ],
+      [project('scratch')]: [
+        'experimental',
+        { production: 0, library: 0, experimental: 1, test: 0, dead: 0 },
+      ],
+    });
   });
 
   it('prints "Copied, not imported" and "Dead code" in Markdown, and the graph as DOT and Mermaid', async () => {
@@ -293,5 +210,28 @@ describe('codebase twin: import graph, copies, production vs dead', () => {
     const bad = await runCli(['audit', out, '--graph', 'svg']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--graph must be one of dot, mermaid, json');
+    // A usage error, not a crash with a stack trace.
+    expect(bad.stderr).not.toContain('    at ');
+    const similarity = await runCli(['audit', out, '--clone-similarity', '150']);
+    expect(similarity.code).not.toBe(0);
+    expect(similarity.stderr).toContain('--clone-similarity must be a percentage in (0, 100]');
+  });
+
+  it('skips the code analysis with --no-code: files, hashes and duplicates only', async () => {
+    const out = join(tmp, 'no-code.json');
+    const r = await runCli(
+      ['inventory', root(), '--node', 'edge-01', '--no-cache', '--no-code', '--out', out],
+      fx.env,
+    );
+    expect(r.code).toBe(0);
+    const plain = JSON.parse(readFileSync(out, 'utf8')) as InventoryReport;
+    expect(plain.code).toBeUndefined();
+    expect(plain.projects.every((p) => p.code === undefined)).toBe(true);
+    expect(plain.stats.files).toBe(report.stats.files);
+    const a = await runCli(['audit', out, '--json']);
+    expect((JSON.parse(a.stdout) as AuditResult).code).toBeUndefined();
+    const graph = await runCli(['audit', out, '--graph', 'dot']);
+    expect(graph.code).toBe(1);
+    expect(graph.stderr).toContain('no report carries code facts');
   });
 });

@@ -2,8 +2,8 @@ import type { CodeTwin, ProjectNode } from './twin.js';
 
 /**
  * The project graph as text for other tools: Graphviz DOT, Mermaid, or JSON. Projects are nodes,
- * coloured by what most of their code is; imports are solid edges, copies without an import
- * dashed red edges.
+ * coloured by their class (ProjectNode.class); imports are solid edges, copies without an import
+ * dashed red edges. The twin page (gateway/web/twin.js) draws the same graph with these colours.
  */
 export const GRAPH_FORMATS = ['dot', 'mermaid', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -16,18 +16,6 @@ export const CLASS_COLOURS = {
   dead: '#c0392b',
   empty: '#8a93a3',
 } as const;
-
-/** The class most of a project's code files have; `empty` without code files. */
-export function dominantClass(p: ProjectNode): keyof typeof CLASS_COLOURS {
-  let best: keyof typeof CLASS_COLOURS = 'empty';
-  let most = 0;
-  for (const [c, n] of Object.entries(p.classes))
-    if (n > most) {
-      most = n;
-      best = c as keyof typeof CLASS_COLOURS;
-    }
-  return best;
-}
 
 function label(p: ProjectNode): string {
   const c = p.classes;
@@ -46,7 +34,7 @@ export function renderGraph(code: CodeTwin, format: GraphFormat): string {
     ];
     for (const p of projects)
       out.push(
-        `  ${ids.get(p.id)} [label=${JSON.stringify(label(p)).replace(/\\\\n/g, '\\n')}, fillcolor="${CLASS_COLOURS[dominantClass(p)]}", tooltip=${JSON.stringify(p.id)}];`,
+        `  ${ids.get(p.id)} [label=${JSON.stringify(label(p)).replace(/\\\\n/g, '\\n')}, fillcolor="${CLASS_COLOURS[p.class]}", tooltip=${JSON.stringify(p.id)}];`,
       );
     for (const e of edges) {
       if (e.imports)
@@ -68,6 +56,6 @@ export function renderGraph(code: CodeTwin, format: GraphFormat): string {
     if (e.copies) out.push(`  ${ids.get(e.from)} -.->|${e.copies} copied| ${ids.get(e.to)}`);
   }
   for (const p of projects)
-    out.push(`  style ${ids.get(p.id)} fill:${CLASS_COLOURS[dominantClass(p)]},color:#fff`);
+    out.push(`  style ${ids.get(p.id)} fill:${CLASS_COLOURS[p.class]},color:#fff`);
   return out.join('\n') + '\n';
 }

@@ -61,6 +61,11 @@ export interface ProjectNode {
   node: string;
   files: number;
   lines: number;
+  /**
+   * The best class any of its code files has (production before library, experimental, test,
+   * dead): a project is only dead when all of it is. `empty` without code files.
+   */
+  class: FileClass | 'empty';
   classes: Record<FileClass, number>;
   usage: ProjectView['usage'];
 }
@@ -237,6 +242,7 @@ export function codeTwin(
       node: v.node,
       files: 0,
       lines: 0,
+      class: 'empty',
       classes: zeroClasses(),
       usage: v.usage,
     });
@@ -250,6 +256,7 @@ export function codeTwin(
     p.files += 1;
     p.lines += f.lines;
     p.classes[f.class] += 1;
+    if (p.class === 'empty' || CLASS_RANK[f.class] < CLASS_RANK[p.class]) p.class = f.class;
   }
   const projectEdges = new Map<string, ProjectEdge>();
   const edgeOf = (key: string) => {
