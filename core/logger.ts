@@ -1,5 +1,7 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { isatty } from 'node:tty';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { z } from 'zod';
+import { formatLogLine } from './pretty-log.js';
 
 export type { Logger };
 
@@ -19,6 +21,42 @@ export interface RootLoggerOptions {
   level?: string;
   /** File descriptor logs go to. Default 2 (stderr), so stdout stays clean for command output. */
   fd?: number;
+  /**
+   * `json` (one object per line: systemd, journald, pipes, log shippers), `pretty` (lines for
+   * people) or `auto`: pretty when `fd` is a terminal. Default `LOG_FORMAT`, else `auto`.
+   */
+  format?: LogFormat;
+  /** Pretty lines go here instead of `fd` (the demo prints them above its live summary). */
+  sink?: (text: string) => void;
+}
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+function logFormat(requested: string | undefined): LogFormat {
+  if (requested === undefined || requested === '') return 'auto';
+  if ((LOG_FORMATS as readonly string[]).includes(requested)) return requested as LogFormat;
+  // A typo in an environment variable must not stop a plant's agent: say so once, carry on.
+  process.stderr.write(
+    `LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, not "${requested}"; using auto\n`,
+  );
+  return 'auto';
+}
+
+/** A pino destination that prints each line for people; synchronous, so no line is lost at exit. */
+function prettyDestination(
+  fd: number,
+  sink: ((text: string) => void) | undefined,
+): DestinationStream {
+  const colour = sink === undefined && isatty(fd) && !process.env.NO_COLOR;
+  const out = sink ? undefined : pino.destination({ fd, sync: true });
+  return {
+    write(line: string) {
+      const text = formatLogLine(line, { colour });
+      if (sink) sink(text);
+      else out!.write(text);
+    },
+  };
 }
 
 /**
@@ -31,7 +69,12 @@ export function createRootLogger(options: RootLoggerOptions = {}): Logger {
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
-  return pino(config, pino.destination({ fd: options.fd ?? 2, sync: false }));
+  const fd = options.fd ?? 2;
+  const format = options.format ?? logFormat(process.env.LOG_FORMAT);
+  const pretty =
+    format === 'pretty' || (format === 'auto' && (options.sink !== undefined || isatty(fd)));
+  if (pretty) return pino(config, prettyDestination(fd, options.sink));
+  return pino(config, pino.destination({ fd, sync: false }));
 }
 
 /** A logger that drops everything, for library use without a caller-supplied logger. */

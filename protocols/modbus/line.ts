@@ -231,7 +231,10 @@ export class ModbusLine {
   drop(reason: string): void {
     if (this.client) closeQuietly(this.client);
     this.client = undefined;
-    if (this.connected) {
+    // Our own close() at shutdown is not a lost line: no warning, no reconnect.
+    if (this.closed) {
+      if (this.connected) this.log.debug({ line: this.key }, 'Modbus line closed');
+    } else if (this.connected) {
       this.nextConnectAt = Date.now() + this.backoff.nextDelay();
       this.lastError = `disconnected: ${reason}`;
       this.log.warn({ line: this.key, reason }, 'Modbus line lost; reconnecting with backoff');
