@@ -83,7 +83,8 @@ fi
 unlock
 
 # 2. Production dependencies from the lockfile, without install scripts (the addons come next).
-lock_hash=$(cat "$root/package.json" "$root/package-lock.json" | sha256sum | cut -c1-16)
+# The lockfile alone decides the tree (a changed script in package.json does not).
+lock_hash=$(sha256sum <"$root/package-lock.json" | cut -c1-16)
 prod="$cache/prod-$lock_hash"
 lock prod
 if [ ! -d "$prod/node_modules" ]; then
