@@ -474,6 +474,8 @@ export class Gateway {
       if (!decoded.ok) return this.reject(decoded.reason, `_nodes/${node}/tags`, decoded.detail);
       for (const t of decoded.value.tags) {
         this.topicNode.set(t.topic, node);
+        const path = this.maintenance ? parseTopic(t.topic) : undefined;
+        if (path?.kind === 'tag') this.maintenance!.mapAsset(path.site, path.asset, node, t.device);
         this.assetNode.set(t.topic.slice(0, t.topic.lastIndexOf('/')), node);
         if (t.address) this.topicAddress.set(t.topic, t.address);
       }

@@ -99,6 +99,14 @@ export class MaintenanceBridge {
     diagnosed: { llm: 0, template: 0 },
   };
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Rule name → its work-order group. */
+  private readonly ruleGroups = new Map<string, string>();
+  /** Work-order key → the alarm keys active under it (one order per fault, not per alarm). */
+  private readonly groups = new Map<string, Set<string>>();
+  /** Alarms raised in this turn, by work-order key: opened together once the tick is done. */
+  private readonly raising = new Map<string, AlarmEvent[]>();
+  /** Work orders waiting for their diagnosis before the open goes out, by key. */
+  private readonly opening = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly config: MaintenanceConfig,
@@ -125,6 +133,10 @@ export class MaintenanceBridge {
         now: this.now,
       },
     );
+    for (const rule of this.engine.rules) this.ruleGroups.set(rule.name, rule.group ?? rule.name);
+    for (const alarm of this.engine.list())
+      if (alarm.state === 'active_unacked' || alarm.state === 'active_acked')
+        this.members(this.orderKey(alarm)).add(alarm.key);
     if (cmms)
       for (const record of cmms.store.all())
         if (record.id !== undefined) this.orders.set(record.key, this.link(record.id, record));
@@ -188,6 +200,8 @@ export class MaintenanceBridge {
   setActive(active: boolean): void {
     if (active === this.active) return;
     this.active = active;
+    // Delays and stale timers count from now, not from when this instance last held the lease.
+    if (active) this.engine.resumeTimers(this.now());
     this.log.info(
       { active },
       active ? 'running the maintenance bridge' : 'another gateway runs the maintenance bridge',
@@ -201,8 +215,13 @@ export class MaintenanceBridge {
   /** Every sample the gateway accepted. Cheap for tags no rule names. */
   onSample(s: AlarmSample): void {
     if (!this.active) return;
-    this.recent.add(`${s.site}/${s.asset}`, s.tag, s.ts, s.value);
+    this.recent.add(s.site, s.asset, s.tag, s.ts, s.value);
     this.engine.onSample(s);
+  }
+
+  /** Which node and device an asset's tags come from (the nodes' manifests): comm-loss rules. */
+  mapAsset(site: string, asset: string, node: string, device?: string): void {
+    this.engine.mapAsset(site, asset, node, device);
   }
 
   onNodeStatus(site: string, node: string, status: 'online' | 'offline'): void {
@@ -216,7 +235,7 @@ export class MaintenanceBridge {
   /** Alarms not normal (or shelved), each with its work order when it has one. */
   list(all = false): (AlarmSnapshot & { workOrder?: AlarmWorkOrder })[] {
     return this.engine.list(all).map((a) => {
-      const workOrder = this.orders.get(a.key);
+      const workOrder = this.orders.get(this.orderKey(a));
       return workOrder ? { ...a, workOrder } : a;
     });
   }
@@ -278,7 +297,8 @@ export class MaintenanceBridge {
   }
 
   private onEvent(e: AlarmEvent): void {
-    const order = this.orders.get(e.key);
+    const key = this.orderKey(e);
+    const order = this.orders.get(key);
     this.deps.writeLine?.(alarmLine(e, order?.customId ?? (order ? String(order.id) : undefined)));
     this.deps.publish?.(
       alarmTopic(e.site, e.asset, e.rule),
@@ -286,22 +306,30 @@ export class MaintenanceBridge {
     );
     switch (e.kind) {
       case 'raised':
-        return this.raised(e);
-      case 'cleared':
-        return this.each((d) =>
+        return this.raised(key, e);
+      case 'cleared': {
+        const members = this.members(key);
+        members.delete(e.key);
+        const at = new Date(e.ts).toISOString();
+        if (members.size > 0)
+          return this.after(key, (d) =>
+            d.comment(key, `Cleared at ${at}: ${e.text}; ${members.size} alarm(s) still active.`),
+          );
+        return this.after(key, (d) =>
           d.close(
-            e.key,
+            key,
             {
               complete: e.closeOnClear || (this.config.cmms?.closeOnClear ?? false),
-              text: `Alarm cleared at ${new Date(e.ts).toISOString()}: ${e.text}.`,
+              text: `Alarm cleared at ${at}: ${e.text}.`,
             },
             e.ts,
           ),
         );
+      }
       case 'chattering':
-        return this.each((d) =>
+        return this.after(key, (d) =>
           d.comment(
-            e.key,
+            key,
             `The alarm is chattering (${e.occurrences} activations): shelved automatically until ${
               e.shelved ? new Date(e.shelved.untilMs).toISOString() : 'further notice'
             }.`,
@@ -313,21 +341,80 @@ export class MaintenanceBridge {
     }
   }
 
+  /** `<site>/<asset>/<group>`: the work order an alarm belongs to. */
+  private orderKey(a: { site: string; asset: string; rule: string }): string {
+    return `${a.site}/${a.asset}/${this.ruleGroups.get(a.rule) ?? a.rule}`;
+  }
+
+  private members(key: string): Set<string> {
+    let set = this.groups.get(key);
+    if (!set) this.groups.set(key, (set = new Set()));
+    return set;
+  }
+
+  /**
+   * Alarms of one group raised in the same tick (fault_alarm and error_code of one fault) make
+   * one work order; one raised while its group already has an order is noted on it.
+   */
+  private raised(key: string, e: AlarmEvent): void {
+    const batch = this.raising.get(key);
+    if (batch) {
+      batch.push(e);
+      this.members(key).add(e.key);
+      return;
+    }
+    const members = this.members(key);
+    const others = [...members].filter((k) => k !== e.key);
+    members.add(e.key);
+    if (others.length > 0) {
+      this.after(key, (d) =>
+        d.comment(
+          key,
+          `Also active since ${new Date(e.ts).toISOString()}: ${e.text} (rule ${e.rule}).`,
+        ),
+      );
+      return;
+    }
+    this.raising.set(key, [e]);
+    setImmediate(() => {
+      const events = this.raising.get(key) ?? [e];
+      this.raising.delete(key);
+      this.openOrder(key, events);
+    });
+  }
+
   /**
    * A new fault, or one back while its order is open (a re-occurrence: the dispatcher notes it
-   * on the order, so it needs no diagnosis).
+   * on the order, so it needs no diagnosis). The most telling alarm (highest priority, then the
+   * longest text: an error code's meaning over a bare fault bit) leads.
    */
-  private raised(e: AlarmEvent): void {
-    const known = this.cmms?.store.get(e.key);
+  private openOrder(key: string, events: AlarmEvent[]): void {
+    const rank = { HIGH: 3, MEDIUM: 2, LOW: 1, NONE: 0 } as const;
+    const [e, ...rest] = [...events].sort(
+      (a, b) => rank[b.priority] - rank[a.priority] || b.text.length - a.text.length,
+    ) as [AlarmEvent, ...AlarmEvent[]];
+    const also = rest.map((r) => `Also: ${r.text} (rule ${r.rule}).`).join('\n');
+    const known = this.cmms?.store.get(key);
     if (known?.open) {
-      this.each((d) => d.open(this.openInput(e, 'Re-occurrence of an open fault.')));
+      this.each((d) => d.open(this.openInput(key, e, 'Re-occurrence of an open fault.')));
       return;
     }
     this.counters.faults += 1;
+    let opened!: () => void;
+    this.opening.set(
+      key,
+      new Promise<void>((resolve) => {
+        opened = () => {
+          this.opening.delete(key);
+          resolve();
+        };
+      }),
+    );
     const ctx = this.context(e);
     const request = this.llm?.request(ctx);
     if (!request) {
-      this.each((d) => d.open(this.openInput(e, '')));
+      this.each((d) => d.open(this.openInput(key, e, also)));
+      opened();
       return;
     }
     const waitMs = this.config.llm.waitMs;
@@ -339,28 +426,34 @@ export class MaintenanceBridge {
       clearTimeout(timer);
       if (first) {
         this.noteDiagnosis(first);
-        this.each((d) => d.open(this.openInput(e, first.text)));
+        this.each((d) =>
+          d.open(this.openInput(key, e, [also, first.text].filter(Boolean).join('\n\n'))),
+        );
+        opened();
         return;
       }
       this.counters.diagnosisPending += 1;
       this.each((d) =>
         d.open(
           this.openInput(
+            key,
             e,
-            `Diagnosis pending: the maintenance LLM had not answered after ${waitMs} ms; it follows as a comment.`,
+            (also ? `${also}\n\n` : '') +
+              `Diagnosis pending: the maintenance LLM had not answered after ${waitMs} ms; it follows as a comment.`,
           ),
         ),
       );
+      opened();
       return request.result.then((late) => {
         this.noteDiagnosis(late);
         this.counters.diagnosisLate += 1;
-        this.each((d) => d.comment(e.key, late.text));
+        this.each((d) => d.comment(key, late.text));
       });
     });
     this.track(done);
   }
 
-  private openInput(e: AlarmEvent, diagnosis: string) {
+  private openInput(key: string, e: AlarmEvent, diagnosis: string) {
     const lines = [
       `${e.text} on ${e.asset} (${e.site}/${e.area}/${e.line}).`,
       `Rule ${e.rule}, severity ${e.severity}, raised ${new Date(e.raisedAt ?? e.ts).toISOString()}.`,
@@ -369,7 +462,7 @@ export class MaintenanceBridge {
     if (e.node) lines.push(`Edge node: ${e.node}.`);
     if (diagnosis) lines.push('', diagnosis);
     return {
-      key: e.key,
+      key,
       at: e.raisedAt ?? e.ts,
       site: e.site,
       asset: e.asset,
@@ -409,7 +502,7 @@ export class MaintenanceBridge {
       value: e.value,
       text: e.text,
       ts: e.raisedAt ?? e.ts,
-      recent: this.recent.of(`${e.site}/${e.asset}`, now),
+      recent: this.recent.of(e.site, e.asset, now),
       workOrders,
     };
   }
@@ -437,6 +530,13 @@ export class MaintenanceBridge {
   private each(fn: (d: WorkOrderDispatcher) => void): void {
     if (this.cmms) fn(this.cmms.dispatcher);
     if (this.webhook) fn(this.webhook);
+  }
+
+  /** An action on the key's order, queued after the order's open when that still waits. */
+  private after(key: string, fn: (d: WorkOrderDispatcher) => void): void {
+    const pending = this.opening.get(key);
+    if (pending) this.track(pending.then(() => this.each(fn)));
+    else this.each(fn);
   }
 
   private track(p: Promise<unknown>): void {

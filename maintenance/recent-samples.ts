@@ -53,7 +53,9 @@ class Ring {
 }
 
 export class RecentSamples {
-  private readonly assets = new Map<string, Map<string, Ring>>();
+  /** site → asset → tag → ring: nested, so a sample costs lookups and no key string. */
+  private readonly sites = new Map<string, Map<string, Map<string, Ring>>>();
+  private assetCount = 0;
   private readonly capacity: number;
   /** Samples not kept because a limit was reached. */
   refused = 0;
@@ -62,15 +64,18 @@ export class RecentSamples {
     this.capacity = Math.max(2, Math.ceil(limits.windowMs / limits.stepMs) + 1);
   }
 
-  /** One sample; `key` names the asset (`<site>/<asset>`). Cheap when thinned away. */
-  add(key: string, tag: string, ts: number, value: Value): void {
-    let tags = this.assets.get(key);
+  /** One sample. Cheap when thinned away. */
+  add(site: string, asset: string, tag: string, ts: number, value: Value): void {
+    let assets = this.sites.get(site);
+    if (!assets) this.sites.set(site, (assets = new Map()));
+    let tags = assets.get(asset);
     if (!tags) {
-      if (this.assets.size >= this.limits.maxAssets) {
+      if (this.assetCount >= this.limits.maxAssets) {
         this.refused += 1;
         return;
       }
-      this.assets.set(key, (tags = new Map()));
+      this.assetCount += 1;
+      assets.set(asset, (tags = new Map()));
     }
     let ring = tags.get(tag);
     if (!ring) {
@@ -86,9 +91,9 @@ export class RecentSamples {
   }
 
   /** The asset's tags over the window ending at `now`: tag → [ts, value] oldest first. */
-  of(key: string, now: number): Record<string, Array<[number, Value]>> {
+  of(site: string, asset: string, now: number): Record<string, Array<[number, Value]>> {
     const out: Record<string, Array<[number, Value]>> = {};
-    const tags = this.assets.get(key);
+    const tags = this.sites.get(site)?.get(asset);
     if (!tags) return out;
     const from = now - this.limits.windowMs;
     for (const [tag, ring] of tags) {

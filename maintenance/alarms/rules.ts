@@ -75,6 +75,11 @@ export const commonRuleFields = {
     .max(2000)
     .default('')
     .describe('What the alarm means and what to do first; goes into the work order'),
+  group: ruleName
+    .optional()
+    .describe(
+      'Alarms of one asset with the same group share one work order (a fault that sets both fault_alarm and error_code is one fault); default: the rule name',
+    ),
   onDelayMs: z
     .int()
     .min(0)
