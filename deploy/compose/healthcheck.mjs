@@ -1,3 +1,4 @@
+/* global process, console, fetch, AbortSignal */
 // Container healthcheck: exit 0 when GET <url> answers 2xx, else 1. Node's own fetch, since the
 // slim image has no curl. Sends GATEWAY_HTTP_TOKEN (or HEALTH_TOKEN) as the bearer token the
 // gateway's and the agent's /health require when http.token / health.token is set.
