@@ -11,6 +11,12 @@ export interface HttpExchange {
   connectTimeoutMs: number;
   /** Longest wait for the whole exchange, ms. */
   timeoutMs: number;
+  /** Named in the hint of a refused or unreachable connection; default `server`. */
+  serverName?: string;
+  /** A larger answer fails as `too-large`; default 8 MiB. */
+  maxReplyBytes?: number;
+  /** Aborting rejects with the signal's reason and closes the connection. */
+  signal?: AbortSignal;
 }
 
 export interface HttpReply {
@@ -18,6 +24,15 @@ export interface HttpReply {
   headers: IncomingHttpHeaders;
   text: string;
 }
+
+/**
+ * What went wrong, for callers that map failures onto their own error kinds (the LLM client
+ * does not retry a total timeout, the server may still be working on it):
+ * `unreachable`: refused, reset or no connection within connectTimeoutMs;
+ * `timeout`: no whole answer within timeoutMs; `cut-off`: the answer stopped halfway;
+ * `too-large`: the answer exceeded maxReplyBytes.
+ */
+export type TransportFailure = 'unreachable' | 'timeout' | 'cut-off' | 'too-large';
 
 /**
  * The exchange failed without a status line. `sent` tells whether the whole request had been
@@ -29,7 +44,7 @@ export class TransportError extends Error {
   constructor(
     message: string,
     readonly sent: boolean,
-    readonly timedOut: boolean,
+    readonly failure: TransportFailure,
   ) {
     super(message);
   }
@@ -40,14 +55,18 @@ const MAX_REPLY_BYTES = 8 * 1024 * 1024;
 
 /**
  * One HTTP exchange on its own connection, with a connect timeout (a server that is down fails
- * in seconds) and a total timeout, and the one fact fetch() hides: whether the request was sent
- * before it failed. A new connection per request: CMMS and webhook calls are seconds apart, and
- * a kept-alive socket the server closed meanwhile would turn a create into an unknown outcome.
+ * in seconds) and a total timeout (a cold LLM load takes minutes), which fetch() cannot give
+ * without undici's own Agent, and the one fact fetch() hides: whether the request was sent
+ * before it failed. A new connection per request: CMMS, webhook and LLM calls are seconds apart,
+ * and a kept-alive socket the server closed meanwhile would turn a create into an unknown outcome.
  */
 export function httpExchange(exchange: HttpExchange): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const { url } = exchange;
+    const { url, signal } = exchange;
+    if (signal?.aborted) return reject(signal.reason);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const maxReplyBytes = exchange.maxReplyBytes ?? MAX_REPLY_BYTES;
+    const hint = `is the ${exchange.serverName ?? 'server'} running?`;
     let sent = false;
     let settled = false;
     const timers: NodeJS.Timeout[] = [];
@@ -55,6 +74,7 @@ export function httpExchange(exchange: HttpExchange): Promise<HttpReply> {
       if (settled) return;
       settled = true;
       timers.forEach(clearTimeout);
+      signal?.removeEventListener('abort', onAbort);
       if (reply) resolve(reply);
       else reject(err);
     };
@@ -72,20 +92,36 @@ export function httpExchange(exchange: HttpExchange): Promise<HttpReply> {
         ...exchange.headers,
       },
     });
-    const fail = (message: string, timedOut: boolean) => {
-      finish(new TransportError(message, sent, timedOut));
+    const fail = (err: unknown) => {
+      finish(err);
       req.destroy();
     };
+    const onAbort = () => fail(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     timers.push(
       setTimeout(
-        () => fail(`no answer from ${url.origin} within ${exchange.timeoutMs} ms`, true),
+        () =>
+          fail(
+            new TransportError(
+              `no answer from ${url.origin} within ${exchange.timeoutMs} ms`,
+              sent,
+              'timeout',
+            ),
+          ),
         exchange.timeoutMs,
       ),
     );
     req.on('socket', (socket) => {
       if (!socket.connecting) return;
       const connectTimer = setTimeout(
-        () => fail(`cannot connect to ${url.origin} within ${exchange.connectTimeoutMs} ms`, true),
+        () =>
+          fail(
+            new TransportError(
+              `cannot connect to ${url.origin} within ${exchange.connectTimeoutMs} ms; ${hint}`,
+              sent,
+              'unreachable',
+            ),
+          ),
         exchange.connectTimeoutMs,
       );
       timers.push(connectTimer);
@@ -95,26 +131,32 @@ export function httpExchange(exchange: HttpExchange): Promise<HttpReply> {
     req.on('error', (err: NodeJS.ErrnoException) => {
       const what =
         err.code === 'ECONNREFUSED'
-          ? `connection to ${url.origin} refused; is the server running?`
+          ? `connection to ${url.origin} refused; ${hint}`
           : `connection to ${url.origin} failed: ${err.code ?? err.message}`;
-      finish(new TransportError(what, sent, false));
+      finish(new TransportError(what, sent, 'unreachable'));
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_REPLY_BYTES)
-          return fail(`answer from ${url.origin} exceeds ${MAX_REPLY_BYTES} bytes`, false);
+        if (size > maxReplyBytes)
+          return fail(
+            new TransportError(
+              `answer from ${url.origin} exceeds ${maxReplyBytes} bytes`,
+              true,
+              'too-large',
+            ),
+          );
         chunks.push(chunk);
       });
       res.on('error', (err) =>
         finish(
-          new TransportError(`answer from ${url.origin} cut off: ${err.message}`, true, false),
+          new TransportError(`answer from ${url.origin} cut off: ${err.message}`, true, 'cut-off'),
         ),
       );
       res.on('aborted', () =>
-        finish(new TransportError(`answer from ${url.origin} cut off`, true, false)),
+        finish(new TransportError(`answer from ${url.origin} cut off`, true, 'cut-off')),
       );
       res.on('end', () =>
         finish(undefined, {
@@ -139,4 +181,13 @@ export function retryAfterMs(
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** The body as JSON, or undefined when it is not JSON (an empty body included). */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,3 +1,5 @@
+import { parseJson } from '../http.js';
+
 /**
  * How the dispatcher treats a failed action:
  * - `permanent`: retrying the same request cannot help (licence limit, validation, not found,
@@ -71,14 +73,5 @@ export function classifyReply(status: number, text: string, authenticated: boole
 /** A body with `success` is Atlas's SuccessResponse: a controller (or its advice) answered. */
 function isControllerAnswer(text: string): boolean {
   const body = parseJson(text);
-  return body !== null && typeof body === 'object' && 'success' in body;
-}
-
-function parseJson(text: string): unknown {
-  if (text === '') return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
+  return typeof body === 'object' && body !== null && 'success' in body;
 }

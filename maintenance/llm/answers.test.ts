@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDiagnosisText, sameModel, sampleContext } from './client.js';
 import { templateDiagnosis } from './template.js';
 import { LlmError, type LlmErrorKind } from './errors.js';
-import { retryAfterMs } from './http.js';
+import { retryAfterMs } from '../http.js';
 import { readOllamaAnswer } from './ollama.js';
 import { readOpenAiAnswer } from './openai.js';
 

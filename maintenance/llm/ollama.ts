@@ -1,7 +1,8 @@
 import type { LlmConfig } from './config.js';
 import { diagnosisJsonSchema, type Diagnosis, type DiagnosisContext } from './diagnosis.js';
 import { httpError, LlmError, LlmOutputError } from './errors.js';
-import { httpCall, parseJson, retryAfterMs } from './http.js';
+import { parseJson, retryAfterMs } from '../http.js';
+import { httpCall } from './http.js';
 import { parseDiagnosisText, runCheck, type CheckResult, type LlmClient } from './client.js';
 import { buildMessages, DEFAULT_PROMPT_LIMITS, promptBudgetChars } from './prompt.js';
 
