@@ -19,6 +19,9 @@ interface DemoOptions {
   logLevel: string;
 }
 
+/** Log lines held for the next summary on a terminal; more are counted and not shown. */
+const MAX_PENDING_LOGS = 50;
+
 const BITS = [
   'motor_running',
   'conveyor_running',
@@ -76,10 +79,14 @@ export function registerDemo(program: Command): void {
       'stop after this many seconds (default: run until Ctrl-C)',
       parseIntOption('--duration'),
     )
-    .option('--log-level <level>', 'log level of the components (logs go to stderr)', 'warn')
+    .option(
+      '--log-level <level>',
+      'log level of the components (readable lines on stderr; above the summary on a terminal)',
+      'warn',
+    )
     .addHelpText(
       'after',
-      '\nSet INFLUXDB_URL (and INFLUXDB_TOKEN, INFLUXDB_ORG, INFLUXDB_BUCKET) to also write to InfluxDB.\n\nExample:\n  npm start\n  factorylm demo --broker-port 0 --duration 60',
+      "\nSet INFLUXDB_URL (and INFLUXDB_TOKEN, INFLUXDB_ORG, INFLUXDB_BUCKET) to also write to InfluxDB.\nThe demo's agent inventories this project's own folder, so the fleet twin page (/twin) has a node.\nCtrl-C stops polling, delivers what the agent holds, then closes everything in order.\n\nExample:\n  npm start\n  factorylm demo --broker-port 0 --duration 60",
     )
     .action(async (opts: DemoOptions) => {
       // Loaded here so that other commands (the agent on a Pi) do not pay for aedes and the InfluxDB client.
@@ -89,7 +96,19 @@ export function registerDemo(program: Command): void {
         import('../gateway/gateway.js'),
         import('../gateway/http.js'),
       ]);
-      const log = createRootLogger({ level: opts.logLevel });
+      const tty = process.stdout.isTTY === true;
+      // Log lines for people, never JSON; on a terminal they wait for the next summary and are
+      // printed above it, so the summary is not torn apart (bounded: a storm is counted, not kept).
+      const pending: string[] = [];
+      let logsDropped = 0;
+      const log = createRootLogger({
+        level: opts.logLevel,
+        format: 'pretty',
+        sink: tty
+          ? (text) => (pending.length < MAX_PENDING_LOGS ? pending.push(text) : (logsDropped += 1))
+          : (text) => process.stderr.write(text),
+      });
+      const state = mkdtempSync(join(tmpdir(), 'factorylm-demo-'));
       // Anonymous on 127.0.0.1 (the broker refuses anonymous access on other addresses), and
       // nothing kept across runs.
       const broker = new EmbeddedBroker(
@@ -117,19 +136,29 @@ export function registerDemo(program: Command): void {
         PLC_PORT: String(simPort),
         MQTT_USERNAME: '',
         MQTT_PASSWORD: '',
-        FACTORYLM_OUTBOX: join(mkdtempSync(join(tmpdir(), 'factorylm-demo-')), 'outbox.db'),
+        FACTORYLM_OUTBOX: join(state, 'outbox.db'),
+        // The agent's own health port off: a real agent on this machine may hold 9102.
+        HEALTH_PORT: '0',
       };
       const agentConfig = await loadAgentConfig(
         join(packageRoot(), 'deploy/examples/micro820.yaml'),
         env,
       ).catch(exitWithError);
       agentConfig.mqtt.protocolVersion = 4;
+      // The twin has something to show: this project, as the demo's node sees it.
+      agentConfig.inventory = {
+        ...agentConfig.inventory,
+        enabled: true,
+        roots: [packageRoot()],
+        cacheFile: join(state, 'inventory-cache.db'),
+      };
       const influxUrl = process.env.INFLUXDB_URL;
       const gatewayConfig = gatewayConfigSchema.parse({
         name: 'demo',
         mqtt: { url: brokerUrl, protocolVersion: 4 },
         subscribe: { shareGroup: null },
         http: { host: '127.0.0.1', port: opts.httpPort },
+        twin: { path: join(state, 'twin.db') },
         ...(influxUrl
           ? {
               influx: {
@@ -138,7 +167,7 @@ export function registerDemo(program: Command): void {
                 org: process.env.INFLUXDB_ORG ?? 'factorylm',
                 bucket: process.env.INFLUXDB_BUCKET ?? 'sensors',
               },
-              spool: { path: join(mkdtempSync(join(tmpdir(), 'factorylm-demo-')), 'spool.db') },
+              spool: { path: join(state, 'spool.db') },
             }
           : {}),
       });
@@ -153,6 +182,9 @@ export function registerDemo(program: Command): void {
           },
           get brokerConnected() {
             return gateway.brokerConnected;
+          },
+          get twin() {
+            return gateway.twin;
           },
         },
         log.child({ component: 'http' }),
@@ -181,11 +213,11 @@ export function registerDemo(program: Command): void {
       const units = new Map(
         agentConfig.devices.flatMap((d) => d.tags.map((t) => [t.name, t.unit ?? ''] as const)),
       );
-      const tty = process.stdout.isTTY === true;
       console.log(
         `FactoryLM demo: PLC modbus://127.0.0.1:${simPort}/1 → agent → broker ${brokerUrl} → gateway${influxUrl ? ` → ${influxUrl}` : ''}`,
       );
       console.log(`Live page: ${pageUrl}   (health ${pageUrl}health, metrics ${pageUrl}metrics)`);
+      console.log(`Fleet twin: ${pageUrl}twin   (this project, scanned by the demo's agent)`);
       console.log(
         `Watch the raw messages with: mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'factorylm/#' -v   (Ctrl-C stops the demo)\n`,
       );
@@ -204,16 +236,26 @@ export function registerDemo(program: Command): void {
         });
         lastMessages = messages;
         printed += 1;
-        if (tty) process.stdout.write(`${printed > 1 ? '\x1b[3F\x1b[J' : ''}${text}\n`);
-        else if (printed % 5 === 1) console.log(text);
+        if (tty) {
+          // Up over the last summary, clear it, log lines since, the new summary below them.
+          const logs = pending.splice(0).join('');
+          const dropped = logsDropped ? `(${logsDropped} more log lines not shown)\n` : '';
+          logsDropped = 0;
+          process.stdout.write(`${printed > 1 ? '\x1b[3F\x1b[J' : ''}${logs}${dropped}${text}\n`);
+        } else if (printed % 5 === 1) console.log(text);
       }, 1000);
       const stop = async () => {
         clearInterval(ticker);
-        await http.stop();
+        process.stdout.write(pending.splice(0).join(''));
+        console.log('\nStopping: agent (delivers what it holds), gateway, simulator, broker…');
+        // The agent first, while the broker and gateway still take what it flushes.
         await agent.stop();
         await gateway.stop();
+        await http.stop();
         await sim.stop();
         await broker.stop();
+        process.stdout.write(pending.splice(0).join(''));
+        console.log('Demo stopped.');
       };
       if (opts.duration !== undefined) {
         setTimeout(() => process.kill(process.pid, 'SIGTERM'), opts.duration * 1000).unref();

@@ -246,3 +246,20 @@ describe('gateway live page feed', () => {
     );
   });
 });
+
+describe('pages of features that are off', () => {
+  it.each([
+    {
+      path: 'twin',
+      http: {},
+      says: /fleet twin is off[\s\S]*twin:[\s\S]*inventory\.enabled: true/,
+    },
+    { path: '', http: { page: false }, says: /live page is off[\s\S]*http\.page: true/ },
+  ])('/$path says how to turn it on', async ({ path, http, says }) => {
+    const { url } = await start(new FakeGateway(), http);
+    const res = await fetch(`${url}${path}`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await res.text()).toMatch(says);
+  });
+});

@@ -16,7 +16,7 @@ import type { GatewayStats } from './gateway.js';
 import { createGatewayMetrics } from './metrics.js';
 import { alarmRoutes } from './alarms-http.js';
 import type { MaintenanceBridge } from '../maintenance/bridge.js';
-import { twinRoutes, TWIN_PUBLIC_PATHS } from './twin-http.js';
+import { featureOff, twinRoutes, TWIN_PUBLIC_PATHS } from './twin-http.js';
 import type { TwinStore } from './twin-store.js';
 import type { TagPoint } from './points.js';
 import { RecentSamples } from './recent-samples.js';
@@ -168,6 +168,13 @@ export class GatewayHttp {
       });
       routes.set('/events', (req, res) => this.subscribe(req.socket.remoteAddress, res));
       routes.set('/api/recent', (req, res) => this.history(req.url ?? '', res));
+    } else {
+      routes.set('/', (_req, res) =>
+        featureOff(res, 'The live page is off on this gateway', [
+          'Set http.page: true in the gateway config (it is the default) and restart the gateway.',
+          '/health and /metrics answer either way.',
+        ]),
+      );
     }
     // The gateway opens its twin store when it starts, which may be after this: look it up per request.
     for (const [path, route] of twinRoutes(() => this.gateway.twin)) routes.set(path, route);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { sendJson, type RawRoute } from '../core/http-server.js';
@@ -75,6 +75,8 @@ export function twinRoutes(twin: () => TwinStore | undefined): Map<string, RawRo
     [
       '/twin',
       (_req, res) => {
+        // A newcomer gets how to turn the feature on, not an HTTP code on an empty page.
+        if (!twin()) return featureOff(res, 'The fleet twin is off on this gateway', TWIN_OFF_HELP);
         res.writeHead(200, {
           'Content-Type': 'text/html; charset=utf-8',
           'Cache-Control': 'no-cache',
@@ -85,6 +87,25 @@ export function twinRoutes(twin: () => TwinStore | undefined): Map<string, RawRo
     ['/twin.js', asset(script)],
     ['/cytoscape.min.js', asset(cytoscape)],
   ]);
+}
+
+const TWIN_OFF_HELP = [
+  'Add a twin: section to the gateway config and restart it, e.g.',
+  '  twin:\n    path: /var/lib/factorylm/twin.db',
+  'and set inventory.enabled: true in each agent config, so the nodes publish their inventory.',
+  'All settings: factorylm config schema gateway; examples in deploy/examples/.',
+];
+
+/** A short HTML page saying a feature is off and how to turn it on (404: there is nothing here). */
+export function featureOff(res: ServerResponse, title: string, help: string[]): void {
+  const escape = (t: string) =>
+    t.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+  res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });
+  res.end(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head>` +
+      `<body style="font-family:system-ui,sans-serif;margin:2rem;max-width:48rem"><h1>${escape(title)}</h1>` +
+      `<pre style="background:#f4f5f7;padding:1rem">${escape(help.join('\n'))}</pre></body></html>`,
+  );
 }
 
 /** The page's scripts hold no data: they can be served without the token, like live.js. */
