@@ -12,7 +12,7 @@ export const BUNDLE_CACHE =
 
 /**
  * The offline bundle for a platform, built by deploy/bundle/bundle.sh once per test run: it is
- * rebuilt only when dist/, deploy/ or the lockfile changed since (`npm test` rebuilds dist/
+ * rebuilt only when dist/, what deploy/ puts in it or the lockfile changed since (`npm test` rebuilds dist/
  * first), and test files asking at the same time wait for one build under a lock.
  */
 export async function offlineBundle(platform: BundlePlatform): Promise<string> {
@@ -22,11 +22,11 @@ export async function offlineBundle(platform: BundlePlatform): Promise<string> {
     mkdir -p "$OUT"
     exec 8>"$OUT/.lock-$PLATFORM"
     flock 8
-    tar=$(ls "$OUT"/factorylm-edge-*-"$PLATFORM".tar.gz 2>/dev/null | head -1 || true)
-    if [ -n "$tar" ] && [ -z "$(find dist deploy package-lock.json -newer "$tar" -print -quit)" ]; then
+    tar=$(ls -t "$OUT"/factorylm-edge-*-"$PLATFORM".tar.gz 2>/dev/null | head -1 || true)
+    if [ -n "$tar" ] && [ -z "$(find dist deploy package-lock.json -newer "$tar" ! -path 'deploy/ansible/*' ! -path 'deploy/compose/*' -print -quit)" ]; then
       echo "$tar"
     else
-      rm -f "$OUT"/factorylm-edge-*-"$PLATFORM".tar.gz*
+      # bundle.sh renames the new archive into place: a test still reading the old one goes on.
       FACTORYLM_BUNDLE_GZIP=1 FACTORYLM_BUNDLE_CACHE="$CACHE" bash deploy/bundle/bundle.sh --platform "$PLATFORM" --out "$OUT"
     fi`;
   const { stdout } = await run('bash', ['-c', script], {
