@@ -8,6 +8,8 @@ import {
 } from '../core/durable-queue.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { LogLimiter } from '../core/log-limiter.js';
+import { TokenBucket } from '../core/token-bucket.js';
 import {
   allocatePacketId,
   beforeClientWrite,
@@ -157,8 +159,7 @@ export class Outbox {
   private replay?: Cursor;
   private replayStarted = 0;
   private replayed = 0;
-  private tokens = 0;
-  private refilledAt = 0;
+  private readonly replayBucket: TokenBucket;
   private replayTimer?: NodeJS.Timeout;
   private readonly flushTimer: NodeJS.Timeout;
   private accepted = { messages: 0, samples: 0 };
@@ -166,7 +167,7 @@ export class Outbox {
   private memDropped = { messages: 0, samples: 0 };
   private failedPublishes = 0;
   private lastError?: string;
-  private lastErrorLoggedAt = 0;
+  private readonly errorLog = new LogLimiter(10_000);
 
   constructor(
     private readonly client: MqttClient,
@@ -174,6 +175,9 @@ export class Outbox {
     private readonly finalize: Finalize,
     private readonly log: Logger,
   ) {
+    // A burst of at most a tenth of a second keeps the replay smooth.
+    const rate = options.replayRatePerSec;
+    this.replayBucket = new TokenBucket(rate, rate / 10 + 1, performance.now());
     const limits = { maxBytes: options.maxBytes, maxAgeMs: options.maxAgeMs };
     let queue: DurableQueue;
     try {
@@ -248,8 +252,7 @@ export class Outbox {
       this.replay = new Cursor(this, 0, this.lastId);
       this.replayStarted = Date.now();
       this.replayed = 0;
-      this.tokens = 0;
-      this.refilledAt = performance.now();
+      this.replayBucket.reset(performance.now());
       this.log.info(
         {
           messages: this.queue.totals.messages,
@@ -402,17 +405,10 @@ export class Outbox {
   }
 
   private takeReplayToken(): boolean {
-    const rate = this.options.replayRatePerSec;
-    const now = performance.now();
-    // A burst of at most a tenth of a second keeps the replay smooth.
-    this.tokens = Math.min(rate / 10 + 1, this.tokens + ((now - this.refilledAt) * rate) / 1000);
-    this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
+    const waitMs = this.replayBucket.tryTake(1, performance.now());
+    if (waitMs === 0) return true;
     if (!this.replayTimer) {
-      const wait = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate));
+      const wait = Math.max(1, Math.ceil(waitMs));
       this.replayTimer = setTimeout(() => {
         this.replayTimer = undefined;
         this.pump();
@@ -564,9 +560,6 @@ export class Outbox {
 
   private noteError(message: string): void {
     this.lastError = message;
-    const now = Date.now();
-    if (now - this.lastErrorLoggedAt < 10_000) return;
-    this.lastErrorLoggedAt = now;
-    this.log.error(message);
+    if (this.errorLog.take('error').log) this.log.error(message);
   }
 }

@@ -7,6 +7,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { errorMessage } from '../core/errors.js';
+import { LogLimiter } from '../core/log-limiter.js';
 import type { Logger } from '../core/logger.js';
 import { stateFile } from '../core/state-dir.js';
 import { mayPublish, maySubscribe, type Principal } from './broker-acl.js';
@@ -52,35 +53,6 @@ const INTERNAL_USER = '$gateway-internal';
 type ConnectRefusal = Error & { returnCode: 2 | 4 | 5 };
 const refusal = (returnCode: 2 | 4 | 5, message: string): ConnectRefusal =>
   Object.assign(new Error(message), { returnCode });
-
-/** At most `max` lines per `windowMs`; the rest are counted and summed up in the next line. */
-class LogLimiter {
-  private windowStart = 0;
-  private lines = 0;
-  private suppressed = 0;
-
-  constructor(
-    private readonly max = 50,
-    private readonly windowMs = 10_000,
-  ) {}
-
-  /** Whether to log this one; `suppressed` is how many were skipped before it. */
-  take(): { log: boolean; suppressed: number } {
-    const now = Date.now();
-    if (now - this.windowStart >= this.windowMs) {
-      this.windowStart = now;
-      this.lines = 0;
-    }
-    if (this.lines >= this.max) {
-      this.suppressed += 1;
-      return { log: false, suppressed: 0 };
-    }
-    this.lines += 1;
-    const suppressed = this.suppressed;
-    this.suppressed = 0;
-    return { log: true, suppressed };
-  }
-}
 
 /** The password file, read again when it changes (so `factorylm broker passwd` needs no restart). */
 class UserFile {
@@ -133,7 +105,8 @@ export class EmbeddedBroker {
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly remotes = new WeakMap<Client, string>();
   private readonly refused = { connect: 0, publish: 0, subscribe: 0 };
-  private readonly limiter = new LogLimiter();
+  /** Refusals: at most 50 lines per 10 s; the rest are counted and summed up in the next line. */
+  private readonly limiter = new LogLimiter(10_000, 50);
   private willsRestored = 0;
   private internalPassword?: Buffer;
   private readonly config: EmbeddedBrokerConfig;
@@ -483,7 +456,7 @@ export class EmbeddedBroker {
     topic: string | undefined,
     reason: string,
   ): void {
-    const { log, suppressed } = this.limiter.take();
+    const { log, suppressed } = this.limiter.take('refused');
     if (!log) return;
     this.log.warn(
       {

@@ -1,7 +1,9 @@
 import { Backoff, sleep } from '../core/backoff.js';
 import type { QueueTotals } from '../core/durable-queue.js';
 import { errorMessage } from '../core/errors.js';
+import { LogLimiter } from '../core/log-limiter.js';
 import type { Logger } from '../core/logger.js';
+import { TokenBucket } from '../core/token-bucket.js';
 import { postWithRetry, type InfluxWriter, type WriteResult } from './influx-sink.js';
 import type { Spool } from './spool.js';
 
@@ -124,8 +126,8 @@ export class SpoolSink<T> {
   private wake?: () => void;
   private readonly drainer: Promise<void>;
   private readonly drainPoints: number;
-  private tokens = 0;
-  private refilledAt = performance.now();
+  /** The drain goes at drainRatePerSec points, with at most one second of burst. */
+  private readonly drainBucket: TokenBucket;
   /** The backlog being written back: since when, and how much so far. */
   private drain?: { since: number; points: number };
   private readonly counts = {
@@ -139,13 +141,8 @@ export class SpoolSink<T> {
   private lastError?: string;
   private diskError?: string;
   private lastDroppedAt = 0;
-  private readonly lastLogged: Record<LogKind, number> = {
-    drop: 0,
-    failure: 0,
-    disk: 0,
-    slow: 0,
-    down: 0,
-  };
+  /** Repeated log lines of one kind: at most one per LOG_EVERY_MS. */
+  private readonly logs = new LogLimiter<LogKind>(LOG_EVERY_MS);
 
   constructor(
     private readonly writer: InfluxWriter,
@@ -155,6 +152,11 @@ export class SpoolSink<T> {
     private readonly onDurable: (tickets: T[]) => void,
   ) {
     this.drainPoints = Math.max(1, Math.min(4 * options.batchSize, options.drainRatePerSec));
+    this.drainBucket = new TokenBucket(
+      options.drainRatePerSec,
+      options.drainRatePerSec,
+      performance.now(),
+    );
     const { samples, messages } = spool.totals;
     if (messages > 0)
       log.info(
@@ -464,7 +466,7 @@ export class SpoolSink<T> {
     if (!this.up) return;
     this.up = false;
     this.downSince = Date.now();
-    this.lastLogged.down = Date.now();
+    this.logs.logged('down');
     this.log.warn(
       { err: error, target: this.writer.target, spoolPath: this.spool.path },
       'InfluxDB unreachable: spooling batches to disk until it answers again',
@@ -551,14 +553,9 @@ export class SpoolSink<T> {
     }
   }
 
-  /** Token bucket on points: the drain goes at drainRatePerSec, with at most one second of burst. */
   private async throttle(points: number): Promise<void> {
-    const rate = this.options.drainRatePerSec;
-    const now = performance.now();
-    this.tokens = Math.min(rate, this.tokens + ((now - this.refilledAt) * rate) / 1000);
-    this.refilledAt = now;
-    this.tokens -= points;
-    if (this.tokens < 0) await sleep((-this.tokens * 1000) / rate, this.abort.signal);
+    const waitMs = this.drainBucket.take(points, performance.now());
+    if (waitMs > 0) await sleep(waitMs, this.abort.signal);
   }
 
   /** Waits `ms`, or until a batch is spooled or the sink closes. */
@@ -574,11 +571,7 @@ export class SpoolSink<T> {
     });
   }
 
-  /** Rate limit for repeated log lines of one kind. */
   private due(kind: LogKind): boolean {
-    const now = Date.now();
-    if (now - this.lastLogged[kind] < LOG_EVERY_MS) return false;
-    this.lastLogged[kind] = now;
-    return true;
+    return this.logs.take(kind).log;
   }
 }

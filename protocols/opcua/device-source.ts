@@ -14,6 +14,7 @@ import {
   type ReferenceDescription,
 } from 'node-opcua';
 import { errorMessage } from '../../core/errors.js';
+import { LogLimiter } from '../../core/log-limiter.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import type { Quality, Reading, SourceStatus, TagSource, TagValue } from '../types.js';
 import { resolveBrowsePath } from './browse.js';
@@ -103,7 +104,8 @@ export class OpcuaDeviceSource implements TagSource {
   private live?: Live;
   private started = false;
   private failedPolls = 0;
-  private compactionLoggedAt = 0;
+  /** Once a minute at most: a consumer that stays behind would compact on every few packets. */
+  private readonly compactionLog = new LogLimiter(60_000);
 
   constructor(
     options: Pick<OpcuaDeviceOptions, 'connection'> & Partial<OpcuaDeviceOptions>,
@@ -234,10 +236,7 @@ export class OpcuaDeviceSource implements TagSource {
     for (const r of this.queue) latest.set(r.id, r);
     this.status.dropped += this.queue.length - latest.size;
     this.queue = [...latest.values()];
-    // Once a minute at most: a consumer that stays behind would compact on every few packets.
-    const now = Date.now();
-    if (now - this.compactionLoggedAt < 60_000) return;
-    this.compactionLoggedAt = now;
+    if (!this.compactionLog.take('compaction').log) return;
     this.log.warn(
       { device: this.name, dropped: this.status.dropped },
       'OPC UA notifications arrive faster than the agent takes them; intermediate values merged',
