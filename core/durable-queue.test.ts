@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { describeDurableQueue } from './durable-queue.conformance.js';
 import { DurableQueue, idRanges, type QueueRecord } from './durable-queue.js';
 
 const T0 = 1_700_000_000_000;
@@ -49,3 +50,36 @@ describe('DurableQueue limits', () => {
     queue.close();
   });
 });
+
+describeDurableQueue(
+  'DurableQueue',
+  (path, limits) => {
+    const queue = new DurableQueue(path, limits);
+    let lastId = queue.maxId();
+    const pending: QueueRecord[] = [];
+    const record = (id: number, payload: string): QueueRecord => ({
+      id,
+      ts: Date.now(),
+      topic: 'factorylm/s/a/l/asset',
+      payload,
+      samples: 1,
+    });
+    return {
+      append: (body) => pending.push(record(++lastId, body)),
+      settle: () => {
+        queue.commit(pending.splice(0), []);
+        queue.enforceLimits(Date.now());
+      },
+      bodies: () => queue.read(0, Number.MAX_SAFE_INTEGER, 100_000).map((r) => String(r.payload)),
+      dropped: () => queue.dropped.messages,
+      close: () => queue.close(),
+      // Deletes the first record and appends two, the second with a payload SQLite refuses (NOT NULL).
+      failingCommit: () =>
+        queue.commit(
+          [record(lastId + 1, 'x'), record(lastId + 2, null as unknown as string)],
+          [[0, lastId]],
+        ),
+    };
+  },
+  { atomic: true },
+);

@@ -1,10 +1,17 @@
 import { openSqlite, pragma, type Sqlite, type SqliteStatement } from './sqlite.js';
 
-/** One message waiting for delivery: an MQTT topic and body, and how many samples it carries. */
+/**
+ * One record waiting for delivery. The names are the agent's, who came first (the table is
+ * `outbox`, the routing field `topic`), and stay so existing files open; their meaning is
+ * neutral: `topic` is a short routing key (the MQTT topic in the agent's outbox, the action's
+ * key in the maintenance dispatcher, empty in the gateway spool), `payload` the body, `samples`
+ * the units it carries (samples, points, actions), summed in the totals.
+ */
 export interface QueueRecord {
   id: number;
   /** When it was accepted, ms since the epoch; the age limit counts from here. */
   ts: number;
+  /** Routing key; counted in the size like the payload. */
   topic: string;
   payload: string | Buffer;
   samples: number;
@@ -34,7 +41,9 @@ export function recordBytes(topic: string, payload: string | Buffer): number {
 /**
  * An ordered, bounded queue of records in SQLite (WAL mode, fsync on every commit). Callers
  * commit in batches (one transaction per flush), so the cost of durability is paid per batch,
- * not per record. Records keep the id the caller gave them, which fixes their order.
+ * not per record. Records keep the id the caller gave them, which fixes their order. Its three
+ * users (agent outbox, gateway spool, maintenance dispatcher) each pass the contract in
+ * durable-queue.conformance.ts through their own constructors.
  */
 export class DurableQueue {
   readonly totals: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
