@@ -9,7 +9,7 @@ import {
   decodeTagPayload,
   type AssetPayload,
 } from '../protocols/mqtt/payload.js';
-import { parseTopic, ROOT, type AssetPath } from '../protocols/mqtt/topics.js';
+import { parseTopic, ROOT, siteFilter, type AssetPath } from '../protocols/mqtt/topics.js';
 import type { GatewayConfig } from './config.js';
 import { createInfluxWriter } from './influx-sink.js';
 import { legacyLine, lineOf, SERIES_CACHE_MAX, seriesOf, toLine, type TagPoint } from './points.js';
@@ -43,12 +43,6 @@ export interface GatewayStats {
   /** The maintenance bridge (alarms, diagnoses, work orders), with a maintenance: section. */
   maintenance?: BridgeStats;
 }
-
-/**
- * MQTT 5 subscription identifier of the lease holder's own, unshared copy of the telemetry when
- * gateways share the load: the bridge must see every sample of an asset, not this instance's share.
- */
-const ALARM_SUBSCRIPTION_ID = 7;
 
 /** How often sequence gaps older than the grace period are counted, ms. */
 const SEQUENCE_SWEEP_MS = 5000;
@@ -114,6 +108,8 @@ export class Gateway {
   /** Alarm rules → diagnosis → work orders; set when the config has a maintenance: section. */
   maintenance?: MaintenanceBridge;
   private lease?: MaintenanceLease;
+  /** The lease holder's own unshared telemetry connection, when gateways share the load. */
+  private alarmClient?: MqttClient;
   /** The bridge reads samples from this instance's own messages (false: from its unshared copy). */
   private bridgeFromShare = true;
 
@@ -260,20 +256,17 @@ export class Gateway {
       // kept. What it had queued for the group before the restart is lost all the same.
       if (connack.sessionPresent && shared.length > 0) client.unsubscribe(shared, subscribe);
       else subscribe();
-      if (this.lease && this.maintenance?.isActive) this.alarmSubscription(true);
     });
     if (bridge) {
       this.lease = new MaintenanceLease(
         client,
         config.name,
         config.maintenance!.leaseTtlSec * 1000,
-        (active) => {
-          bridge.setActive(active);
-          this.alarmSubscription(active);
-        },
+        (active) => bridge.setActive(active),
         this.deps.log.child({ component: 'lease', gateway: config.name }),
       );
       this.lease.start();
+      this.alarmSubscription(true);
     }
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('disconnect', (packet) => {
@@ -293,6 +286,7 @@ export class Gateway {
    */
   async stop(): Promise<void> {
     this.lease?.release();
+    this.alarmSubscription(false);
     await this.maintenance?.stop();
     clearInterval(this.healthTimer);
     clearInterval(this.sequenceTimer);
@@ -311,12 +305,6 @@ export class Gateway {
 
   /** One message; its PUBACK (QoS 1) is held until the points it produced are durable. */
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    const ids = packet.properties?.subscriptionIdentifier;
-    if (
-      ids === ALARM_SUBSCRIPTION_ID ||
-      (Array.isArray(ids) && ids.includes(ALARM_SUBSCRIPTION_ID))
-    )
-      if (this.alarmCopy(topic, payload)) return;
     const sink = this.sink;
     if (!sink) return this.dispatch(topic, payload);
     const ticket = this.acks?.begin(packet);
@@ -583,14 +571,13 @@ export class Gateway {
   }
 
   /**
-   * The lease holder's unshared copy of a telemetry message (gateways in a share group): its
-   * samples go to the maintenance bridge only, since this instance's share already stores them
-   * and other instances store the rest. False for topics the normal path must handle.
+   * A telemetry message on the lease holder's own connection (gateways in a share group): its
+   * samples go to the maintenance bridge only, since the share group stores them.
    */
-  private alarmCopy(topic: string, payload: Buffer): boolean {
+  private alarmCopy(topic: string, payload: Buffer): void {
     const bridge = this.maintenance;
     const parsed = parseTopic(topic);
-    if (!bridge || (parsed.kind !== 'tag' && parsed.kind !== 'asset')) return false;
+    if (!bridge || (parsed.kind !== 'tag' && parsed.kind !== 'asset')) return;
     if (parsed.kind === 'tag') {
       const decoded = decodeTagPayload(payload);
       if (decoded.ok) {
@@ -603,33 +590,40 @@ export class Gateway {
       if (decoded.ok) this.assetToBridge(topic, parsed, decoded.value);
     }
     // Malformed messages are counted by the instance whose share they are.
-    return true;
   }
 
   /**
-   * With a share group, the lease holder also subscribes to the telemetry unshared (marked with
-   * its own subscription identifier, MQTT 5) so the bridge sees every sample; others do not.
+   * With a share group each instance gets a share of the samples, but the bridge must see all of
+   * an asset's: every instance with a bridge (the lease holder, and the standbys that take over)
+   * opens a second, unshared connection for them. (One connection with both subscriptions does
+   * not work: Mosquitto delivers a message matching both once.)
    */
   private alarmSubscription(on: boolean): void {
-    const client = this.client;
-    const { shareGroup, site, qos } = this.config.subscribe;
-    if (!client || !shareGroup || this.config.mqtt.protocolVersion !== 5) return;
-    const filter = `${ROOT}/${site}/#`;
+    const { shareGroup, site } = this.config.subscribe;
+    if (!shareGroup) return;
     if (!on) {
-      client.unsubscribe(filter);
+      void this.alarmClient?.endAsync(true);
+      this.alarmClient = undefined;
       return;
     }
-    client.subscribe(
-      filter,
-      { qos, properties: { subscriptionIdentifier: ALARM_SUBSCRIPTION_ID } },
-      (err) => {
+    if (this.alarmClient) return;
+    const filter = siteFilter(site);
+    const client = connectBroker(this.config.mqtt, {
+      clientId: `factorylm-gateway-${this.config.name}-alarms-${process.pid}`,
+      log: this.deps.log.child({ component: 'mqtt', gateway: this.config.name, use: 'alarms' }),
+      backoff: this.deps.brokerBackoff,
+    });
+    client.on('connect', () =>
+      client.subscribe(filter, { qos: 0 }, (err) => {
         if (err)
           this.log.error(
             { err: errorMessage(err), filter },
             'the maintenance bridge cannot subscribe to the telemetry; check the broker ACL for this user',
           );
-      },
+      }),
     );
+    client.on('message', (topic, payload) => this.alarmCopy(topic, payload));
+    this.alarmClient = client;
   }
 
   /** influx.legacyRegisters: the sample as a plc_registers line too. */

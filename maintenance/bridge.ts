@@ -160,13 +160,14 @@ export class MaintenanceBridge {
       await createLlmClient(config.llm),
       log.child({ component: 'llm' }),
     );
-    let bridge: MaintenanceBridge | undefined;
+    // The dispatcher reports orders to the bridge, which needs the dispatcher to be built.
+    const ref: { bridge?: MaintenanceBridge } = {};
     const cmms = config.cmms
       ? await createAtlasDispatcher(config.cmms, {
           name: deps.name,
           log: deps.log,
           ...(deps.env ? { env: deps.env } : {}),
-          onWorkOrder: (key, info) => bridge?.noteOrder(key, info),
+          onWorkOrder: (key, info) => ref.bridge?.noteOrder(key, info),
         })
       : undefined;
     const webhook = config.webhook
@@ -180,32 +181,46 @@ export class MaintenanceBridge {
       log.warn(
         'maintenance has neither cmms nor webhook: alarms are evaluated, stored and published, but no work order is made',
       );
-    bridge = new MaintenanceBridge(config, deps, llm, cmms, webhook, store);
-    return bridge;
+    ref.bridge = new MaintenanceBridge(config, deps, llm, cmms, webhook, store);
+    return ref.bridge;
   }
 
   start(): void {
     this.cmms?.dispatcher.start();
     this.webhook?.start();
-    this.tickTimer = setInterval(() => {
-      if (this.active) this.engine.tick(this.now());
-    }, this.config.alarms.tickMs);
+    this.tickTimer = setInterval(() => this.engine.tick(this.now()), this.config.alarms.tickMs);
     this.tickTimer.unref();
   }
 
   /**
-   * Lease holder or not. Taking over starts from what this instance knew (its alarm state file);
-   * a fault still active is raised again after its on-delay and finds its open order by marker.
+   * Lease holder or not. Every instance evaluates (a hot standby knows which faults are active:
+   * report by exception sends an active fault's tags only when they change); only the holder
+   * acts. Taking over, it opens an order for each active fault: the dispatcher's marker search
+   * adopts the order the previous holder made, or creates it if that one died first.
    */
   setActive(active: boolean): void {
     if (active === this.active) return;
     this.active = active;
-    // Delays and stale timers count from now, not from when this instance last held the lease.
-    if (active) this.engine.resumeTimers(this.now());
     this.log.info(
       { active },
       active ? 'running the maintenance bridge' : 'another gateway runs the maintenance bridge',
     );
+    if (!active) return;
+    const leads = new Map<string, AlarmSnapshot>();
+    for (const alarm of this.engine.list()) {
+      const key = this.orderKey(alarm);
+      if (this.groups.get(key)?.has(alarm.key) && !leads.has(key)) leads.set(key, alarm);
+    }
+    for (const [key, alarm] of leads)
+      this.each((d) =>
+        d.open(
+          this.openInput(
+            key,
+            alarm,
+            'Taken over by another gateway: the fault was active when the previous one stopped.',
+          ),
+        ),
+      );
   }
 
   get isActive(): boolean {
@@ -214,7 +229,6 @@ export class MaintenanceBridge {
 
   /** Every sample the gateway accepted. Cheap for tags no rule names. */
   onSample(s: AlarmSample): void {
-    if (!this.active) return;
     this.recent.add(s.site, s.asset, s.tag, s.ts, s.value);
     this.engine.onSample(s);
   }
@@ -225,11 +239,11 @@ export class MaintenanceBridge {
   }
 
   onNodeStatus(site: string, node: string, status: 'online' | 'offline'): void {
-    if (this.active) this.engine.onNodeStatus(site, node, status, this.now());
+    this.engine.onNodeStatus(site, node, status, this.now());
   }
 
   onDeviceStatus(site: string, node: string, device: string, failing: boolean): void {
-    if (this.active) this.engine.onDeviceStatus(site, node, device, failing, this.now());
+    this.engine.onDeviceStatus(site, node, device, failing, this.now());
   }
 
   /** Alarms not normal (or shelved), each with its work order when it has one. */
@@ -298,6 +312,12 @@ export class MaintenanceBridge {
 
   private onEvent(e: AlarmEvent): void {
     const key = this.orderKey(e);
+    if (!this.active) {
+      // A standby keeps which alarms are active under which order, and acts on nothing.
+      if (e.kind === 'raised') this.members(key).add(e.key);
+      if (e.kind === 'cleared') this.members(key).delete(e.key);
+      return;
+    }
     const order = this.orders.get(key);
     this.deps.writeLine?.(alarmLine(e, order?.customId ?? (order ? String(order.id) : undefined)));
     this.deps.publish?.(
@@ -453,7 +473,7 @@ export class MaintenanceBridge {
     this.track(done);
   }
 
-  private openInput(key: string, e: AlarmEvent, diagnosis: string) {
+  private openInput(key: string, e: AlarmSnapshot, diagnosis: string) {
     const lines = [
       `${e.text} on ${e.asset} (${e.site}/${e.area}/${e.line}).`,
       `Rule ${e.rule}, severity ${e.severity}, raised ${new Date(e.raisedAt ?? e.ts).toISOString()}.`,

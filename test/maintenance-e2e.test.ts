@@ -187,7 +187,9 @@ describe('maintenance bridge end to end (issue 13)', () => {
       async () =>
         (await ordersOf(loop.cmms))[0]!.comments.some((c) => /cleared at/i.test(c.content)),
       30_000,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${other.gateway.output().slice(-6000)}`);
+    });
     // The order stays open (closeOnClear false): the next fault is noted on it, not a new order.
     loop.sim.model.injectFault(4);
     await sleep(8000);
