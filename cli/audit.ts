@@ -7,6 +7,7 @@ import { loadFleet } from '../inventory/fleet.js';
 import type { InventoryReport } from '../inventory/report.js';
 import { renderMarkdown, renderText } from '../inventory/render.js';
 import { decodeReport } from '../inventory/transport.js';
+import { reportsFromGateway } from '../inventory/twin-client.js';
 import { exitWithError } from './run.js';
 
 interface AuditOptions {
@@ -56,20 +57,6 @@ async function fromFiles(files: string[]): Promise<InventoryReport[]> {
       return decoded.value;
     }),
   );
-}
-
-/** The latest report of every node the gateway's twin store holds. */
-async function fromGateway(url: string, token: string | undefined): Promise<InventoryReport[]> {
-  const res = await fetch(new URL('api/twin/reports', url.endsWith('/') ? url : url + '/'), {
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-  });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { reports: unknown[] };
-  return body.reports.map((r, i) => {
-    const decoded = decodeReport(Buffer.from(JSON.stringify(r)));
-    if (!decoded.ok) throw new Error(`${url}: report ${i}: ${decoded.detail}`);
-    return decoded.value;
-  });
 }
 
 export function registerAudit(program: Command): void {
@@ -141,7 +128,7 @@ export function registerAudit(program: Command): void {
         const reports = [
           ...(await fromFiles(files)),
           ...(opts.gateway
-            ? await fromGateway(opts.gateway, opts.token ?? process.env.FACTORYLM_TOKEN)
+            ? await reportsFromGateway(opts.gateway, opts.token ?? process.env.FACTORYLM_TOKEN)
             : []),
         ];
         const fleet = opts.fleet ? await loadFleet(opts.fleet) : undefined;
