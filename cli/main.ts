@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../core/package-info.js';
 import { registerAgent } from './agent.js';
+import { registerAlarms } from './alarms.js';
 import { registerAudit } from './audit.js';
 import { registerBroker } from './broker.js';
 import { registerBrowse } from './browse.js';
@@ -35,5 +36,6 @@ registerConfig(program);
 registerDemo(program);
 registerCmms(program);
 registerLlm(program);
+registerAlarms(program);
 
 await program.parseAsync(process.argv);

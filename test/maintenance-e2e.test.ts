@@ -6,7 +6,7 @@ import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { startCmmsSim, SIM_USER, type CmmsSim, type SimOrder } from './support/cmms-sim.js';
 import { startLlmSim, type LlmSim } from './support/llm-sim.js';
 import { startAgent, startSimulator, writeConfig } from './support/pipeline.js';
-import { freePort, startCli, type Running } from './support/processes.js';
+import { freePort, runCli, startCli, type Running } from './support/processes.js';
 import { startMosquitto, type Service } from './support/services.js';
 import { waitFor } from './support/wait.js';
 
@@ -113,6 +113,27 @@ describe('maintenance bridge end to end (issue 13)', () => {
       'plant1/conveyor1/fault_alarm',
     ]);
     expect(alarms.alarms.every((a) => a.workOrder?.id === order!.id)).toBe(true);
+
+    // The operator surface: the CLI against the gateway's API.
+    const listed = await runCli(['alarms', 'list', '--gateway', http]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(
+      /plant1\/conveyor1\/error_code .*active_unacked.*HIGH.*motor overload/,
+    );
+    expect(listed.stdout).toContain(order!.customId);
+    const acked = await runCli([
+      'alarms',
+      'ack',
+      'plant1/conveyor1/error_code',
+      '--by',
+      'tester',
+      '--gateway',
+      http,
+    ]);
+    expect(acked.stdout).toMatch(/active_acked/);
+    const unknown = await runCli(['alarms', 'ack', 'plant1/nothing/x', '--gateway', http]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/404/);
 
     // Off for less than the off-delay (4 s), then back: the same activation, no new order.
     loop.sim.model.resetFault();
