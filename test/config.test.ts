@@ -255,6 +255,34 @@ describe('gateway config', () => {
   });
 });
 
+describe('gateway config with the maintenance bridge', () => {
+  it('loads the shipped example', () => {
+    const config = parseConfigText(
+      readFileSync('deploy/examples/gateway-maintenance.yaml', 'utf8'),
+      'gateway-maintenance.yaml',
+      gatewayConfigSchema,
+      { ATLAS_URL: 'http://atlas:8080' },
+    );
+    expect(config.maintenance?.rules).toHaveLength(2);
+    expect(config.maintenance?.llm).toMatchObject({ model: 'llama3.2:3b', waitMs: 20_000 });
+    expect(config.maintenance?.cmms).toMatchObject({
+      url: 'http://atlas:8080',
+      passwordEnv: 'ATLAS_PASSWORD',
+    });
+  });
+
+  it('names the YAML path of a bad rule', () => {
+    expect(() =>
+      parseConfigText(
+        'maintenance:\n  rules:\n    - { name: x, tag: t, kind: high, limt: 3 }\n',
+        'gw.yaml',
+        gatewayConfigSchema,
+        {},
+      ),
+    ).toThrow(/maintenance\.rules\[0\]/);
+  });
+});
+
 describe('factorylm config (CLI)', () => {
   it('validates the example and prints a summary', async () => {
     const { code, stdout } = await runCli(['config', 'validate', EXAMPLE]);
