@@ -1,9 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadAgentConfig, lineTransport } from '../agent/config.js';
 import { findWritableTag, parseWriteValue, rawWriteValue } from '../agent/guarded-write.js';
-import { formatAddress } from '../protocols/modbus/address.js';
 import { ModbusDeviceSource, type ModbusTagSpec } from '../protocols/modbus/device-source.js';
+import { hintFor } from '../protocols/modbus/hints.js';
 import { ModbusLine, type LineTransport } from '../protocols/modbus/line.js';
+import { specAddress } from '../protocols/modbus/ranges.js';
 import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { parseModbusUrl } from '../protocols/modbus/url.js';
 import type { TagValue } from '../protocols/types.js';
@@ -82,7 +83,8 @@ async function plan(
   return assignments.map((text) => {
     const [address, valueText] = splitAssignment(text);
     const spec = resolveTag(address, { address }, opts.order);
-    const label = formatAddress(spec.address);
+    const label = specAddress(spec);
+    if (spec.note) console.error(`note: ${spec.note}`);
     const value = parseWriteValue(valueText, spec.format);
     return {
       label,
@@ -104,7 +106,7 @@ export function registerWrite(program: Command): void {
     .argument('[target]', 'device URL such as modbus://10.0.0.5:502/1 (omit with --config)')
     .argument(
       '[assignments...]',
-      'ADDRESS=VALUE (coil:3=true hr:101=12.5 hr:200:float32:CDAB=1.5) or TAG=VALUE with --config',
+      'ADDRESS=VALUE, addresses as in the config (coil:3=true hr:101=12.5 hr:200:float32:CDAB=1.5 40102=125) or TAG=VALUE with --config',
     )
     .option(
       '-c, --config <file>',
@@ -159,7 +161,9 @@ export function registerWrite(program: Command): void {
           console.log(`${w.label} = ${JSON.stringify(w.raw)}  ok`);
         } catch (err) {
           failed += 1;
-          console.error(`${w.label}: ${(err as Error).message}`);
+          const message = (err as Error).message;
+          const hint = hintFor(message, { unitId: w.unitId });
+          console.error(`${w.label}: ${message}${hint ? `\n  ${hint}` : ''}`);
         }
       }
       await Promise.all([...lines.values()].map((l) => l.close()));

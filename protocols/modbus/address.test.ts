@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AddressError, parseAddress, parseRange, parseTagAddress } from './address.js';
+import {
+  AddressError,
+  formatTagAddress,
+  parseAddress,
+  parseTagAddress,
+  parseTagRange,
+} from './address.js';
 
 describe('parseAddress', () => {
   it.each([
@@ -26,22 +32,60 @@ describe('parseAddress', () => {
   });
 });
 
-describe('parseRange', () => {
-  it.each([
-    ['hr:100..105', { area: 'hr', offset: 100, count: 6 }],
-    ['coil:0..6', { area: 'coil', offset: 0, count: 7 }],
-    ['di:3', { area: 'di', offset: 3, count: 1 }],
-    ['ir:9..9', { area: 'ir', offset: 9, count: 1 }],
+describe('parseTagRange', () => {
+  it.each<[string, object]>([
+    ['hr:100..105', { area: 'hr', offset: 100, end: 105 }],
+    ['coil:0..6', { area: 'coil', offset: 0, end: 6 }],
+    ['di:3', { area: 'di', offset: 3 }],
+    ['ir:9..9', { area: 'ir', offset: 9, end: 9 }],
+    [
+      'hr:200..209:float32:CDAB',
+      { area: 'hr', offset: 200, end: 209, type: 'float32', order: 'CDAB' },
+    ],
+    ['hr:200..203:int32', { area: 'hr', offset: 200, end: 203, type: 'int32' }],
+    ['hr:300:float32:CDAB', { area: 'hr', offset: 300, type: 'float32', order: 'CDAB' }],
+    ['hr:100.3', { area: 'hr', offset: 100, bit: 3 }],
+    ['40101..40106', { area: 'hr', offset: 100, end: 105 }],
+    ['000001..000007', { area: 'coil', offset: 0, end: 6 }],
+    ['40101', { area: 'hr', offset: 100 }],
   ])('%s', (text, expected) => {
-    expect(parseRange(text)).toEqual(expected);
+    expect(parseTagRange(text)).toMatchObject(expected);
+  });
+
+  it('explains a classic range in 0-based terms', () => {
+    expect(parseTagRange('30001..30010').note).toBe(
+      'classic 1-based range 30001..30010 is ir:0..9 (0-based)',
+    );
   });
 
   it.each([
     ['hr:105..100', /end 100 is before its start 105/],
-    ['hr:1...3', /not a Modbus address or range/],
+    ['hr:1...3', /"hr:1...3" is not a Modbus range/],
     ['hr:0..70000', /above 65535/],
+    ['hr:0..3:float33', /float33/],
+    ['hr:100.3..5', /not a Modbus range/],
+    [
+      '40101..30010',
+      /40101 is a holding register and 30010 a input register; a range stays in one area/,
+    ],
+    ['40110..40101', /end 100 is before its start 109/],
+    ['coil:0..6:float32', /a coil holds one bit/],
   ])('rejects %s', (text, message) => {
-    expect(() => parseRange(text)).toThrow(message);
+    expect(() => parseTagRange(text)).toThrow(AddressError);
+    expect(() => parseTagRange(text)).toThrow(message);
+  });
+});
+
+describe('formatTagAddress', () => {
+  it.each([
+    'hr:100',
+    'hr:100.3',
+    'coil:7',
+    'hr:200:float32:CDAB',
+    'hr:200:float64',
+    'hr:10:string(8):BADC',
+  ])('%s prints as it parses', (text) => {
+    expect(formatTagAddress(parseTagAddress(text))).toBe(text);
   });
 });
 

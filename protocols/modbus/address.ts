@@ -28,10 +28,6 @@ export interface ModbusAddress {
   offset: number;
 }
 
-export interface ModbusRange extends ModbusAddress {
-  count: number;
-}
-
 export class AddressError extends Error {
   override name = 'AddressError';
   constructor(
@@ -45,7 +41,6 @@ export class AddressError extends Error {
 
 const EXAMPLES = 'expected e.g. "hr:100", "coil:3", "di:0", "ir:7"';
 const ADDRESS = /^(coil|di|hr|ir):(\d{1,5})$/;
-const RANGE = /^(coil|di|hr|ir):(\d{1,5})(?:\.\.(\d{1,5}))?$/;
 
 function checkOffset(text: string, n: number): number {
   if (n > 65535)
@@ -58,20 +53,6 @@ export function parseAddress(text: string): ModbusAddress {
   const m = ADDRESS.exec(text.trim());
   if (!m) throw new AddressError(`"${text}" is not a Modbus address; ${EXAMPLES}`);
   return { area: m[1] as Area, offset: checkOffset(text, Number(m[2])) };
-}
-
-/** Parses `hr:100` or an inclusive range `hr:100..105`, for the read tool. */
-export function parseRange(text: string): ModbusRange {
-  const m = RANGE.exec(text.trim());
-  if (!m)
-    throw new AddressError(
-      `"${text}" is not a Modbus address or range; expected e.g. "hr:100..105", "coil:0..6"`,
-    );
-  const start = checkOffset(text, Number(m[2]));
-  const end = m[3] === undefined ? start : checkOffset(text, Number(m[3]));
-  if (end < start)
-    throw new AddressError(`"${text}": range end ${end} is before its start ${start}`);
-  return { area: m[1] as Area, offset: start, count: end - start + 1 };
 }
 
 export function formatAddress(a: ModbusAddress & { bit?: number }): string {
@@ -155,6 +136,67 @@ export function parseTagAddress(input: string | number): TagAddress {
   if (out.bit !== undefined && out.type !== undefined && out.type !== 'bool') {
     throw new AddressError(`"${text}": a register bit is a bool, not ${out.type}`);
   }
+  return out;
+}
+
+/** A tag address, or an inclusive range of them (`hr:200..209:float32`, `40101..40110`). */
+export interface TagRange extends TagAddress {
+  /** Last address (0-based, inclusive) of a range; absent for a single address. */
+  end?: number;
+}
+
+const TAG_RANGE = /^(coil|di|hr|ir):(\d{1,5})\.\.(\d{1,5})((?::[^:]+){0,2})$/;
+const CLASSIC_RANGE = /^([0134]\d{4,5})\.\.([0134]\d{4,5})$/;
+
+/**
+ * Parses what the read tool takes: any tag address of the config (`parseTagAddress`), or an
+ * inclusive range of one: `hr:100..105`, `hr:200..209:float32:CDAB`, `coil:0..6`, the classic
+ * `40101..40110`. A type in a range applies to each value in it.
+ */
+export function parseTagRange(input: string): TagRange {
+  const text = input.trim();
+  const m = TAG_RANGE.exec(text);
+  if (m) {
+    const start = parseTagAddress(`${m[1]}:${m[2]}${m[4]}`);
+    return { ...start, end: rangeEnd(text, start.offset, Number(m[3])) };
+  }
+  const classic = CLASSIC_RANGE.exec(text);
+  if (classic) {
+    const from = parseTagAddress(classic[1]!);
+    const to = parseTagAddress(classic[2]!);
+    if (from.area !== to.area) {
+      throw new AddressError(
+        `"${text}": ${classic[1]} is a ${AREAS[from.area].label} and ${classic[2]} a ${AREAS[to.area].label}; a range stays in one area`,
+      );
+    }
+    const end = rangeEnd(text, from.offset, to.offset);
+    return {
+      area: from.area,
+      offset: from.offset,
+      end,
+      note: `classic 1-based range ${text} is ${from.area}:${from.offset}..${end} (0-based)`,
+    };
+  }
+  if (text.includes('..')) {
+    throw new AddressError(
+      `"${text}" is not a Modbus range; expected e.g. "hr:100..105", "hr:200..209:float32:CDAB", "coil:0..6" or "40101..40110"`,
+    );
+  }
+  return parseTagAddress(text);
+}
+
+function rangeEnd(text: string, start: number, end: number): number {
+  checkOffset(text, end);
+  if (end < start)
+    throw new AddressError(`"${text}": range end ${end} is before its start ${start}`);
+  return end;
+}
+
+/** A tag address in the config's own grammar: `hr:100`, `hr:100.3`, `hr:200:float32:CDAB`. */
+export function formatTagAddress(a: TagAddress): string {
+  let out = formatAddress(a);
+  if (a.type !== undefined) out += `:${a.type === 'string' ? `string(${a.length})` : a.type}`;
+  if (a.order !== undefined) out += `:${a.order}`;
   return out;
 }
 
