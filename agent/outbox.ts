@@ -1,8 +1,9 @@
 import type { MqttClient } from 'mqtt';
 import {
-  DurableQueue,
   idRanges,
+  openDurableOrMemory,
   recordBytes,
+  type DurableQueue,
   type QueueRecord,
   type QueueTotals,
 } from '../core/durable-queue.js';
@@ -179,19 +180,16 @@ export class Outbox {
     const rate = options.replayRatePerSec;
     this.replayBucket = new TokenBucket(rate, rate / 10 + 1, performance.now());
     const limits = { maxBytes: options.maxBytes, maxAgeMs: options.maxAgeMs };
-    let queue: DurableQueue;
-    try {
-      queue = new DurableQueue(options.path, limits);
-      this.durable = options.path !== ':memory:';
-    } catch (err) {
-      this.lastError = `outbox file ${options.path} cannot be opened (${errorMessage(err)}); samples are kept in memory only and lost on restart: fix the folder's permissions or free space, or set outbox.path`;
+    // Same code path in memory, capped lower since it competes with the agent's heap.
+    const { queue, durable, openError } = openDurableOrMemory(
+      options.path,
+      limits,
+      64 * 1024 * 1024,
+    );
+    this.durable = durable;
+    if (openError !== undefined) {
+      this.lastError = `outbox file ${options.path} cannot be opened (${openError}); samples are kept in memory only and lost on restart: fix the folder's permissions or free space, or set outbox.path`;
       log.error({ path: options.path }, this.lastError);
-      // Same code path in memory, capped lower since it competes with the agent's heap.
-      queue = new DurableQueue(':memory:', {
-        ...limits,
-        maxBytes: Math.min(options.maxBytes, 64 * 1024 * 1024),
-      });
-      this.durable = false;
     }
     this.queue = queue;
     this.lastId = queue.maxId();

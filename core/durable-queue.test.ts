@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeDurableQueue } from './durable-queue.conformance.js';
-import { DurableQueue, idRanges, type QueueRecord } from './durable-queue.js';
+import { DurableQueue, idRanges, openDurableOrMemory, type QueueRecord } from './durable-queue.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -83,3 +86,25 @@ describeDurableQueue(
   },
   { atomic: true },
 );
+
+describe('openDurableOrMemory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flm-open-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const limits = { maxBytes: 1e9, maxAgeMs: 3_600_000 };
+
+  it.each<[string, string, number, boolean, boolean]>([
+    ['a file it can create', 'q.db', Infinity, true, false],
+    ['a file in a missing folder, uncapped', 'missing/q.db', Infinity, false, true],
+    ['a file in a missing folder, capped', 'missing/q.db', 10_000, false, true],
+  ])('%s', (_name, file, memoryMaxBytes, durable, failed) => {
+    const opened = openDurableOrMemory(join(dir, file), limits, memoryMaxBytes);
+    expect(opened.durable).toBe(durable);
+    expect(opened.openError !== undefined).toBe(failed);
+    if (failed) expect(opened.openError).toMatch(/directory|folder|open/i);
+    // The in-memory fallback keeps the caller's limits, the size capped by memoryMaxBytes.
+    opened.queue.commit(records(1000), []);
+    opened.queue.enforceLimits(T0);
+    expect(opened.queue.totals.bytes <= 10_000).toBe(memoryMaxBytes === 10_000);
+    opened.queue.close();
+  });
+});

@@ -1,3 +1,4 @@
+import { errorMessage } from './errors.js';
 import { openSqlite, pragma, type Sqlite, type SqliteStatement } from './sqlite.js';
 
 /**
@@ -205,6 +206,36 @@ export class DurableQueue {
     this.totals.samples -= gone.samples;
     this.totals.bytes -= gone.bytes;
     return gone;
+  }
+}
+
+export interface OpenedQueue {
+  queue: DurableQueue;
+  /** False when the file could not be opened and the queue lives in memory only. */
+  durable: boolean;
+  /** Why the file could not be opened: the caller says it in its own words, with what to do. */
+  openError?: string;
+}
+
+/**
+ * The queue at `path`, or, when SQLite cannot open it (permissions, full disk), one in memory so
+ * that the caller keeps working and reports itself not durable. `memoryMaxBytes` caps the
+ * in-memory fallback, which competes with the process's heap.
+ */
+export function openDurableOrMemory(
+  path: string,
+  limits: DurableQueueLimits,
+  memoryMaxBytes = Infinity,
+): OpenedQueue {
+  try {
+    return { queue: new DurableQueue(path, limits), durable: path !== ':memory:' };
+  } catch (err) {
+    const memoryLimits = { ...limits, maxBytes: Math.min(limits.maxBytes, memoryMaxBytes) };
+    return {
+      queue: new DurableQueue(':memory:', memoryLimits),
+      durable: false,
+      openError: errorMessage(err),
+    };
   }
 }
 

@@ -1,5 +1,9 @@
-import { DurableQueue, idRanges, type QueueTotals } from '../core/durable-queue.js';
-import { errorMessage } from '../core/errors.js';
+import {
+  idRanges,
+  openDurableOrMemory,
+  type DurableQueue,
+  type QueueTotals,
+} from '../core/durable-queue.js';
 import type { Logger } from '../core/logger.js';
 
 export interface SpoolLimits {
@@ -39,18 +43,11 @@ export class Spool {
 
   /** Opens (or creates) the spool at `path`; falls back to memory, and says so, when it cannot. */
   constructor(path: string, limits: SpoolLimits, log: Logger) {
-    let queue: DurableQueue;
-    try {
-      queue = new DurableQueue(path, limits);
-      this.durable = path !== ':memory:';
-    } catch (err) {
-      this.openError = `spool file ${path} cannot be opened (${errorMessage(err)}); batches InfluxDB does not take are kept in memory only and lost on restart: fix the folder's permissions or free space, or set spool.path`;
+    const { queue, durable, openError } = openDurableOrMemory(path, limits, 64 * 1024 * 1024);
+    this.durable = durable;
+    if (openError !== undefined) {
+      this.openError = `spool file ${path} cannot be opened (${openError}); batches InfluxDB does not take are kept in memory only and lost on restart: fix the folder's permissions or free space, or set spool.path`;
       log.error({ path }, this.openError);
-      queue = new DurableQueue(':memory:', {
-        ...limits,
-        maxBytes: Math.min(limits.maxBytes, 64 * 1024 * 1024),
-      });
-      this.durable = false;
     }
     this.path = path;
     this.queue = queue;

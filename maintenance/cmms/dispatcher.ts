@@ -1,5 +1,9 @@
 import { Backoff, sleep } from '../../core/backoff.js';
-import { DurableQueue, type QueueRecord } from '../../core/durable-queue.js';
+import {
+  openDurableOrMemory,
+  type DurableQueue,
+  type QueueRecord,
+} from '../../core/durable-queue.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import {
@@ -102,18 +106,13 @@ export class WorkOrderDispatcher {
     private readonly target: ActionTarget,
     private readonly log: Logger,
   ) {
-    let queue: DurableQueue;
-    try {
-      queue = new DurableQueue(options.path, options);
-      this.durable = options.path !== ':memory:';
-    } catch (err) {
+    const { queue, durable, openError } = openDurableOrMemory(options.path, options);
+    this.durable = durable;
+    if (openError !== undefined)
       log.error(
-        { path: options.path, err: errorMessage(err) },
+        { path: options.path, err: openError },
         'outbox file cannot be opened; actions are kept in memory only and lost on restart: fix the folder permissions or free space, or set outbox.path',
       );
-      queue = new DurableQueue(':memory:', options);
-      this.durable = false;
-    }
     this.queue = queue;
     this.lastId = queue.maxId();
     this.backoff = new Backoff({
