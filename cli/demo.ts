@@ -17,7 +17,13 @@ interface DemoOptions {
   httpPort: number;
   duration?: number;
   logLevel: string;
+  faultAfter: number;
 }
+
+/** The demo's simulated Atlas service account (the simulated CMMS accepts only it). */
+const DEMO_CMMS_USER = { email: 'maintenance@plant.example', password: 'factorylm-demo' };
+/** How long the demo's fault lasts before the PLC is reset, s. */
+const FAULT_SECONDS = 25;
 
 /** Log lines held for the next summary on a terminal; more are counted and not shown. */
 const MAX_PENDING_LOGS = 50;
@@ -50,6 +56,14 @@ function summary(
   ].join('\n');
 }
 
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .slice(0, 24)
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -80,21 +94,36 @@ export function registerDemo(program: Command): void {
       parseIntOption('--duration'),
     )
     .option(
+      '--fault-after <s>',
+      'trip the simulated PLC (error_code 1, motor overload) after this many seconds, to show the alarm → diagnosis → work order loop; 0 = never',
+      parseIntOption('--fault-after'),
+      20,
+    )
+    .option(
       '--log-level <level>',
       'log level of the components (readable lines on stderr; above the summary on a terminal)',
       'warn',
     )
     .addHelpText(
       'after',
-      "\nSet INFLUXDB_URL (and INFLUXDB_TOKEN, INFLUXDB_ORG, INFLUXDB_BUCKET) to also write to InfluxDB.\nThe demo's agent inventories this project's own folder, so the fleet twin page (/twin) has a node.\nCtrl-C stops polling, delivers what the agent holds, then closes everything in order.\n\nExample:\n  npm start\n  factorylm demo --broker-port 0 --duration 60",
+      "\nSet INFLUXDB_URL (and INFLUXDB_TOKEN, INFLUXDB_ORG, INFLUXDB_BUCKET) to also write to InfluxDB.\nThe demo's agent inventories this project's own folder, so the fleet twin page (/twin) has a node.\nThe gateway runs the maintenance bridge against a simulated maintenance LLM and Atlas CMMS: after\n--fault-after seconds the PLC trips, and the work order that appears in the CMMS is printed.\nCtrl-C stops polling, delivers what the agent holds, then closes everything in order.\n\nExample:\n  npm start\n  factorylm demo --broker-port 0 --duration 60",
     )
     .action(async (opts: DemoOptions) => {
       // Loaded here so that other commands (the agent on a Pi) do not pay for aedes and the InfluxDB client.
-      const [{ Agent }, { EmbeddedBroker }, { Gateway }, { GatewayHttp }] = await Promise.all([
+      const [
+        { Agent },
+        { EmbeddedBroker },
+        { Gateway },
+        { GatewayHttp },
+        { LlmSimulator },
+        { CmmsSimulator },
+      ] = await Promise.all([
         import('../agent/agent.js'),
         import('../gateway/embedded-broker.js'),
         import('../gateway/gateway.js'),
         import('../gateway/http.js'),
+        import('../simulators/llm/server.js'),
+        import('../simulators/cmms/server.js'),
       ]);
       const tty = process.stdout.isTTY === true;
       // Log lines for people, never JSON; on a terminal they wait for the next summary and are
@@ -129,6 +158,18 @@ export function registerDemo(program: Command): void {
         log.child({ component: 'sim-modbus' }),
       );
       const simPort = await sim.start();
+      // The maintenance LLM and Atlas CMMS cannot run here: their simulators, on free ports.
+      const llmSim = new LlmSimulator(
+        { host: '127.0.0.1', port: 0, models: ['llama3.2:3b'], parallel: 1, maxQueue: 64 },
+        log.child({ component: 'sim-llm' }),
+      );
+      const llmUrl = `http://127.0.0.1:${await llmSim.start()}`;
+      const cmmsSim = new CmmsSimulator(
+        { host: '127.0.0.1', port: 0, users: [DEMO_CMMS_USER], seedAssets: ['conveyor1'] },
+        log.child({ component: 'sim-cmms' }),
+      );
+      const cmmsUrl = `http://127.0.0.1:${await cmmsSim.start()}`;
+      process.env.FACTORYLM_DEMO_CMMS_PASSWORD = DEMO_CMMS_USER.password;
       const env = {
         ...process.env,
         MQTT_URL: brokerUrl,
@@ -159,6 +200,18 @@ export function registerDemo(program: Command): void {
         subscribe: { shareGroup: null },
         http: { host: '127.0.0.1', port: opts.httpPort },
         twin: { path: join(state, 'twin.db') },
+        maintenance: {
+          rules: [{ kind: 'micro820', asset: '*', onDelayMs: 1000, offDelayMs: 3000 }],
+          alarms: { statePath: join(state, 'alarms.db') },
+          llm: { url: llmUrl, waitMs: 10_000 },
+          cmms: {
+            url: cmmsUrl,
+            email: DEMO_CMMS_USER.email,
+            passwordEnv: 'FACTORYLM_DEMO_CMMS_PASSWORD',
+            outbox: { path: join(state, 'cmms-outbox.db') },
+          },
+          leaseTtlSec: 6,
+        },
         ...(influxUrl
           ? {
               influx: {
@@ -185,6 +238,9 @@ export function registerDemo(program: Command): void {
           },
           get twin() {
             return gateway.twin;
+          },
+          get maintenance() {
+            return gateway.maintenance;
           },
         },
         log.child({ component: 'http' }),
@@ -219,6 +275,10 @@ export function registerDemo(program: Command): void {
       console.log(`Live page: ${pageUrl}   (health ${pageUrl}health, metrics ${pageUrl}metrics)`);
       console.log(`Fleet twin: ${pageUrl}twin   (this project, scanned by the demo's agent)`);
       console.log(
+        `Maintenance: alarms ${pageUrl}api/alarms · LLM (simulated) ${llmUrl} · Atlas CMMS (simulated) ${cmmsUrl}` +
+          (opts.faultAfter > 0 ? ` · the PLC trips in ${opts.faultAfter} s` : ''),
+      );
+      console.log(
         `Watch the raw messages with: mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'factorylm/#' -v   (Ctrl-C stops the demo)\n`,
       );
       let lastMessages = 0;
@@ -244,8 +304,45 @@ export function registerDemo(program: Command): void {
           process.stdout.write(`${printed > 1 ? '\x1b[3F\x1b[J' : ''}${logs}${dropped}${text}\n`);
         } else if (printed % 5 === 1) console.log(text);
       }, 1000);
+      // The loop the product is for: a fault on the line becomes a diagnosed work order.
+      const announce = (text: string) => (tty ? pending.push(`${text}\n`) : console.log(text));
+      const faultTimers: NodeJS.Timeout[] = [];
+      const shown = new Set<string>();
+      const watchOrders = setInterval(() => {
+        for (const o of cmmsSim.model.orders) {
+          const comments = cmmsSim.model.comments.filter((c) => c.workOrderId === o.id);
+          for (const [id, text] of [
+            [
+              `${o.id}`,
+              `\n▶ Work order ${o.customId} in the CMMS: "${o.title}", priority ${o.priority}\n${indent(o.description)}\n`,
+            ],
+            ...comments.map((c) => [`${o.id}/${c.id}`, `▶ ${o.customId} comment: ${c.content}`]),
+          ] as [string, string][]) {
+            if (shown.has(id)) continue;
+            shown.add(id);
+            announce(text);
+          }
+        }
+      }, 1000);
+      if (opts.faultAfter > 0) {
+        faultTimers.push(
+          setTimeout(() => {
+            announce('\n▶ Tripping the PLC: error_code 1 (motor overload), fault_alarm on');
+            sim.model.injectFault(1);
+          }, opts.faultAfter * 1000),
+          setTimeout(
+            () => {
+              announce('▶ Resetting the PLC: the fault clears');
+              sim.model.resetFault();
+            },
+            (opts.faultAfter + FAULT_SECONDS) * 1000,
+          ),
+        );
+      }
       const stop = async () => {
         clearInterval(ticker);
+        clearInterval(watchOrders);
+        faultTimers.forEach(clearTimeout);
         process.stdout.write(pending.splice(0).join(''));
         console.log('\nStopping: agent (delivers what it holds), gateway, simulator, broker…');
         // The agent first, while the broker and gateway still take what it flushes.
@@ -253,6 +350,8 @@ export function registerDemo(program: Command): void {
         await gateway.stop();
         await http.stop();
         await sim.stop();
+        await llmSim.stop();
+        await cmmsSim.stop();
         await broker.stop();
         process.stdout.write(pending.splice(0).join(''));
         console.log('Demo stopped.');

@@ -91,6 +91,8 @@ export class MaintenanceBridge {
   private readonly now: () => number;
   private tickTimer?: NodeJS.Timeout;
   private active = false;
+  /** The last figures, kept once stopped. */
+  private stopped?: BridgeStats;
   private readonly orders = new Map<string, AlarmWorkOrder>();
   private readonly counters = {
     faults: 0,
@@ -273,6 +275,8 @@ export class MaintenanceBridge {
   }
 
   get stats(): BridgeStats {
+    // The outboxes are closed once stopped; a page or health check may still ask.
+    if (this.stopped) return this.stopped;
     return {
       active: this.active,
       alarms: this.engine.stats,
@@ -290,6 +294,7 @@ export class MaintenanceBridge {
   /** Why the bridge cannot do its job now, for /health; empty when it can. */
   get problems(): string[] {
     const out: string[] = [];
+    if (this.stopped) return out;
     const cmms = this.cmms?.dispatcher.stats();
     if (cmms?.alarm) out.push(`CMMS: ${cmms.alarm}`);
     const webhook = this.webhook?.stats();
@@ -306,6 +311,7 @@ export class MaintenanceBridge {
     await this.llm?.stop();
     await Promise.allSettled([...this.inFlight]);
     this.engine.flush();
+    this.stopped = this.stats;
     await this.cmms?.dispatcher.stop();
     await this.webhook?.stop();
   }

@@ -15,11 +15,15 @@ describe('npm start', () => {
   it('runs the demo with nothing else running, and data reaches its embedded broker', async () => {
     const port = await freePort();
     // `npm start` exactly as the README says, in its own process group so it stops as a whole.
-    const child = spawn('npm', ['start', '--', '--broker-port', String(port)], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, INFLUXDB_URL: '' },
-    });
+    const child = spawn(
+      'npm',
+      ['start', '--', '--broker-port', String(port), '--fault-after', '5'],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, INFLUXDB_URL: '' },
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -89,6 +93,19 @@ describe('npm start', () => {
       },
       60_000,
     );
+    // The loop the product is for: the PLC trips, and a diagnosed work order appears in the CMMS.
+    await waitFor(
+      'the work order in the demo output',
+      () =>
+        /Work order WO000001 in the CMMS: "conveyor1: error_code = 1: motor overload", priority HIGH/.test(
+          out,
+        ),
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${out.slice(-4000)}`);
+    });
+    expect(out).toMatch(/Diagnosis \(LLM llama3\.2:3b/);
+    expect(out).toMatch(/Probable causes:/);
     await stopDemo();
     // Logs for people, never JSON, on the demo's screen.
     expect(out).not.toMatch(/^\{"level"/m);
