@@ -6,9 +6,9 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { listenOn } from './listen.js';
 
 export interface HealthServerOptions {
   host: string;
@@ -111,17 +111,13 @@ async function readTls(
   return { cert: await read('cert'), key: await read('key') };
 }
 
-function listen(server: Server, options: HealthServerOptions, log: Logger): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const failed = (err: NodeJS.ErrnoException) => reject(listenError(err, options));
-    server.once('error', failed);
-    server.listen(options.port, options.host, () => {
-      server.off('error', failed);
-      // Later errors (accept failing on EMFILE) must be logged, not crash the agent.
-      server.on('error', (err) => log.error({ err }, 'health endpoint error'));
-      resolve((server.address() as AddressInfo).port);
-    });
+async function listen(server: Server, options: HealthServerOptions, log: Logger): Promise<number> {
+  const port = await listenOn(server, options.port, options.host).catch((err: unknown) => {
+    throw listenError(err as NodeJS.ErrnoException, options);
   });
+  // Later errors (accept failing on EMFILE) must be logged, not crash the agent.
+  server.on('error', (err) => log.error({ err }, 'health endpoint error'));
+  return port;
 }
 
 function listenError(
@@ -244,7 +240,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   try {
     body = text === '' ? {} : JSON.parse(text);
   } catch (err) {
-    throw new Error(`body is not JSON: ${errorMessage(err)}`);
+    throw new Error(`body is not JSON: ${errorMessage(err)}`, { cause: err });
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new Error('body must be a JSON object');

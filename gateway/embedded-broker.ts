@@ -7,6 +7,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { errorMessage } from '../core/errors.js';
+import { listenOn } from '../core/listen.js';
 import { LogLimiter } from '../core/log-limiter.js';
 import type { Logger } from '../core/logger.js';
 import { stateFile } from '../core/state-dir.js';
@@ -303,13 +304,7 @@ export class EmbeddedBroker {
     at: { host: string; port: number },
     close?: () => void,
   ): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(at.port, at.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }).catch((err: unknown) => {
+    await listenOn(server, at.port, at.host).catch((err: unknown) => {
       throw new Error(
         `embedded broker: cannot listen for ${name} on ${at.host}:${at.port}: ${errorMessage(err)}`,
         { cause: err },

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../core/errors.js';
+import { listenOn } from '../core/listen.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Area } from '../protocols/modbus/address.js';
 import {
@@ -210,15 +211,7 @@ export class ModbusServer {
       serveStream(socket, this.options.framing, this.responder, this.log);
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : this.options.port;
+    const port = await listenOn(server, this.options.port, this.options.host);
     this.log.info(
       { host: this.options.host, port, framing: this.options.framing },
       'Modbus server listening',

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { sendJson } from '../../core/http-server.js';
+import { listenOn } from '../../core/listen.js';
 import { DEFAULT_FAULTS, type CmmsSimulator } from './server.js';
 
 export const cmmsFaultSchema = z.strictObject({
@@ -87,11 +87,7 @@ export async function startCmmsControl(
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = (server.address() as AddressInfo).port;
+  const bound = await listenOn(server, port, host);
   return {
     url: `http://${host}:${bound}`,
     close: () =>

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from '../../core/logger.js';
+import { listenOn } from '../../core/listen.js';
 import { JwtIssuer } from './jwt.js';
 import {
   AtlasModel,
@@ -236,13 +237,7 @@ export class CmmsSimulator {
   }
 
   private listen(port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+    return listenOn(this.server, port, this.options.host);
   }
 
   private closeServer(): Promise<void> {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../core/logger.js';
+import { listenOn } from '../../core/listen.js';
 import { llmFaultPatchSchema, type LlmFaultSettings } from './faults.js';
 import type { LlmSimulator } from './server.js';
 
@@ -25,15 +25,8 @@ export async function startLlmControl(
       if (!res.headersSent) json(res, 500, { error: String(err) });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
   return {
-    port: (server.address() as AddressInfo).port,
+    port: await listenOn(server, port, host),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { sleep } from '../../core/backoff.js';
+import { listenOn } from '../../core/listen.js';
 import type { Logger } from '../../core/logger.js';
 import { proseAnswer, simulatedDiagnosis, tokens } from './answer.js';
 import {
@@ -78,15 +78,9 @@ export class LlmSimulator {
   async start(): Promise<number> {
     const server = createServer((req, res) => this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listenOn(server, this.options.port, this.options.host);
     server.on('error', (err) => this.log.error({ err }, 'LLM simulator server error'));
-    return (server.address() as AddressInfo).port;
+    return port;
   }
 
   async stop(): Promise<void> {
