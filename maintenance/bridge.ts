@@ -356,7 +356,7 @@ export class MaintenanceBridge {
         return this.after(key, (d) =>
           d.comment(
             key,
-            `The alarm is chattering (${e.occurrences} activations): shelved automatically until ${
+            `The alarm keeps coming back (chattering): shelved automatically until ${
               e.shelved ? new Date(e.shelved.untilMs).toISOString() : 'further notice'
             }.`,
             e.ts,
