@@ -158,6 +158,7 @@ export class GatewayHttp {
       };
       asset('/', join(web, 'index.html'), 'text/html; charset=utf-8', false);
       asset('/live.js', join(web, 'live.js'), 'text/javascript; charset=utf-8');
+      asset('/alarms.js', join(web, 'alarms.js'), 'text/javascript; charset=utf-8');
       asset('/uPlot.iife.min.js', join(uplot, 'uPlot.iife.min.js'), 'text/javascript');
       asset('/uPlot.min.css', join(uplot, 'uPlot.min.css'), 'text/css');
       // Browsers ask for it on their own; an answer keeps their console free of errors.
