@@ -1,9 +1,24 @@
 import type { Command } from 'commander';
-import { loadAgentConfig } from '../agent/config.js';
+import { loadAgentConfig, type AgentConfig } from '../agent/config.js';
 import { errorMessage } from '../core/errors.js';
 import { createRootLogger } from '../core/logger.js';
 import { systemdNotifier } from '../core/sd-notify.js';
 import { exitWithError, parseIntOption, runUntilSignal } from './run.js';
+
+interface AgentCliOptions {
+  config: string;
+  statsInterval?: number;
+  test?: boolean;
+  json?: boolean;
+}
+
+/** `--test`: read once, print, exit 1 when anything is bad (agent/dry-run.ts). */
+async function dryRun(config: AgentConfig, opts: AgentCliOptions): Promise<void> {
+  const { runDryRun, formatDryRun } = await import('../agent/dry-run.js');
+  const report = await runDryRun(config, createRootLogger({ level: 'warn' }));
+  console.log(opts.json ? JSON.stringify(report, null, 2) : formatDryRun(report, opts.config));
+  process.exitCode = report.bad.devices + report.bad.tags > 0 ? 1 : 0;
+}
 
 export function registerAgent(program: Command): void {
   program
@@ -15,6 +30,11 @@ export function registerAgent(program: Command): void {
       'log an "agent stats" line (samples, poll latency, memory) every s seconds',
       parseIntOption('--stats-interval'),
     )
+    .option(
+      '--test',
+      'dry run: read every tag of every device once, print what would be published and the request plan; publish nothing, touch no outbox; exit 1 if any device or tag is bad',
+    )
+    .option('--json', 'with --test: print the report as JSON')
     .addHelpText(
       'after',
       [
@@ -34,10 +54,11 @@ export function registerAgent(program: Command): void {
         'the agent creates its OPC UA certificate in opcua-pki/ beside the outbox on first start and',
         'logs the file the server operator must trust (deploy/README.md, "OPC UA certificates").',
       ].join('\n') +
-        '\n\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml\n  kill -HUP $(pidof -s factorylm)   # after editing the config',
+        '\n\nExample:\n  factorylm agent --config /etc/factorylm/agent.yaml --test   # before starting the service\n  factorylm agent --config /etc/factorylm/agent.yaml\n  kill -HUP $(pidof -s factorylm)   # after editing the config',
     )
-    .action(async (opts: { config: string; statsInterval?: number }) => {
+    .action(async (opts: AgentCliOptions) => {
       const config = await loadAgentConfig(opts.config).catch(exitWithError);
+      if (opts.test) return dryRun(config, opts);
       const log = createRootLogger({ level: config.log.level });
       // Loaded here, not at the top: every other command (the gateway too) would carry it.
       const { Agent } = await import('../agent/agent.js');

@@ -97,6 +97,16 @@ export class ModbusDeviceSource implements TagSource {
     return this.plan.length;
   }
 
+  /** The current plan: each read request's area, first address and length (for `agent --test`). */
+  get planned(): { area: Area; start: number; count: number; tags: number }[] {
+    return this.plan.map((r) => ({
+      area: r.area,
+      start: r.start,
+      count: r.count,
+      tags: r.items.length,
+    }));
+  }
+
   async read(): Promise<Reading[]> {
     const started = Date.now();
     if (this.status.failing && started < this.retryAt)
