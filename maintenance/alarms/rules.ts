@@ -1,19 +1,12 @@
 import { z } from 'zod';
 import { stateFileField } from '../../core/config/state-file.js';
 import { stateFile } from '../../core/state-dir.js';
+import { ASSET_STATUSES } from '../cmms/types.js';
 import type { CmmsPriority } from './types.js';
 import { MICRO820_CODES, micro820Preset, micro820PresetSchema } from './presets.js';
 
-/** Atlas CMMS asset statuses a work order may set (`assetStatus`). */
-export const ASSET_STATUSES = [
-  'OPERATIONAL',
-  'DOWN',
-  'STANDBY',
-  'MODERNIZATION',
-  'INSPECTION_SCHEDULED',
-  'COMMISSIONING',
-  'EMERGENCY_SHUTDOWN',
-] as const;
+/** Atlas CMMS asset statuses a work order may set (`assetStatus`): the CMMS client's own list. */
+export { ASSET_STATUSES };
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];

@@ -4,6 +4,8 @@
  * of the gateway's TagPoint.
  */
 
+import type { Priority } from '../cmms/types.js';
+
 export type Quality = 'good' | 'bad' | 'uncertain';
 export type SampleValue = number | boolean | string | null;
 
@@ -35,8 +37,8 @@ export type AlarmEventKind =
   | 'suppressed'
   | 'unsuppressed';
 
-/** Atlas CMMS work-order priorities. */
-export type CmmsPriority = 'NONE' | 'LOW' | 'MEDIUM' | 'HIGH';
+/** Atlas CMMS work-order priorities: the CMMS client's own list. */
+export type CmmsPriority = Priority;
 
 export interface ShelveInfo {
   /** Epoch ms when the shelve ends by itself. */
