@@ -25,7 +25,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -35,7 +34,7 @@ import { CLI, start, startCli, type Running } from '../test/support/processes.js
 import { ensureServices } from '../test/support/system-services.js';
 import { startMosquitto, startVictoriaMetrics, type Service } from '../test/support/services.js';
 import { waitFor } from '../test/support/wait.js';
-import { MqttFramer, mqttPacket, mqttString } from './mqtt-packets.js';
+import { Publisher, type Message } from './mqtt-packets.js';
 import { cpuSeconds, statusMb } from './proc.js';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
@@ -89,95 +88,6 @@ async function vmCount(url: string, site: string): Promise<number> {
 
 // ---------------------------------------------------------------- raw MQTT publisher
 
-/** One QoS 1 PUBLISH packet. */
-function publishPacket(topic: string, payload: Buffer | string, id: number): Buffer {
-  const t = mqttString(topic);
-  const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const pid = Buffer.from([id >> 8, id & 255]);
-  return mqttPacket(0x32, Buffer.concat([t, pid, p]));
-}
-
-interface Message {
-  topic: string;
-  payload: Buffer | string;
-  points: number;
-}
-
-/**
- * A minimal MQTT 3.1.1 QoS 1 publisher: writes packets in chunks, keeps at most WINDOW
- * unacknowledged, and counts PUBACKs.
- */
-class Publisher {
-  acked = 0;
-  private sent = 0;
-  private wake?: () => void;
-  private connacked?: () => void;
-  private readonly frames = new MqttFramer((first) => {
-    if (first >> 4 === 2) this.connacked?.();
-    if (first >> 4 === 4) this.acked += 1;
-  });
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => undefined);
-  }
-
-  static async connect(port: number, id: string): Promise<Publisher> {
-    const socket = connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    socket.setNoDelay(true);
-    const p = new Publisher(socket);
-    const ok = new Promise<void>((resolve) => (p.connacked = resolve));
-    socket.write(
-      mqttPacket(
-        0x10,
-        Buffer.concat([mqttString('MQTT'), Buffer.from([4, 0x02, 0, 0]), mqttString(id)]),
-      ),
-    );
-    await ok;
-    return p;
-  }
-
-  /** Publishes every message of `next` (called until it returns undefined); resolves when all are acknowledged. */
-  async publish(next: () => Message | undefined): Promise<void> {
-    for (;;) {
-      while (this.sent - this.acked >= WINDOW)
-        await new Promise<void>((resolve) => (this.wake = resolve));
-      const room = Math.min(WINDOW - (this.sent - this.acked), 500);
-      const packets: Buffer[] = [];
-      let done = false;
-      for (let i = 0; i < room; i++) {
-        const m = next();
-        if (!m) {
-          done = true;
-          break;
-        }
-        this.sent += 1;
-        packets.push(publishPacket(m.topic, m.payload, ((this.sent - 1) % 65535) + 1));
-      }
-      if (packets.length > 0 && !this.socket.write(Buffer.concat(packets)))
-        await new Promise<void>((resolve) => this.socket.once('drain', () => resolve()));
-      if (done) break;
-    }
-    while (this.acked < this.sent) await new Promise<void>((resolve) => (this.wake = resolve));
-  }
-
-  close(): void {
-    this.socket.end(Buffer.from([0xe0, 0]));
-    this.socket.destroy();
-  }
-
-  private onData(chunk: Buffer): void {
-    this.frames.push(chunk);
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-}
-
 /** Splits `count` messages over PUBLISHERS connections; resolves when all are acknowledged by Mosquitto. */
 async function publishAll(
   port: number,
@@ -188,7 +98,7 @@ async function publishAll(
 ): Promise<void> {
   const pubs = await Promise.all(
     Array.from({ length: connections }, (_, k) =>
-      Publisher.connect(port, `bench-${tag}-${process.pid}-${k}`),
+      Publisher.connect(port, `bench-${tag}-${process.pid}-${k}`, WINDOW),
     ),
   );
   try {
