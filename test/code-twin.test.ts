@@ -21,7 +21,8 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('codebase twin: import graph, copies, production vs dead', () => {
+// Each test runs the CLI several times; on a shared 2-core machine one run can take 20 s.
+describe('codebase twin: import graph, copies, production vs dead', { timeout: 300_000 }, () => {
   let report: InventoryReport;
   let twin: AuditResult;
   const env = () => fx.env;
@@ -192,7 +193,15 @@ describe('codebase twin: import graph, copies, production vs dead', () => {
 
   it('prints "Copied, not imported" and "Dead code" in Markdown, and the graph as DOT and Mermaid', async () => {
     const out = join(tmp, 'report.json');
-    const md = (await runCli(['audit', out, '--markdown'])).stdout;
+    // Independent runs, started together.
+    const [mdRun, dotRun, mermaidRun, bad, similarity] = await Promise.all([
+      runCli(['audit', out, '--markdown']),
+      runCli(['audit', out, '--graph', 'dot']),
+      runCli(['audit', out, '--graph', 'mermaid']),
+      runCli(['audit', out, '--graph', 'svg']),
+      runCli(['audit', out, '--clone-similarity', '150']),
+    ]);
+    const md = mdRun.stdout;
     expect(md).toContain('## Copied, not imported');
     expect(md).toContain(
       `| \`${file('beta/tools.py')}\` | 1-15 | \`${file('alpha/alpha/util.py')}\` | type 2 |`,
@@ -201,18 +210,16 @@ describe('codebase twin: import graph, copies, production vs dead', () => {
     expect(md).toContain(
       `| \`${file('alpha/alpha/old_report.py')}\` | 5 | DELETE | nothing imports or runs it |`,
     );
-    const dot = (await runCli(['audit', out, '--graph', 'dot'])).stdout;
+    const dot = dotRun.stdout;
     expect(dot).toMatch(/^digraph codebase \{/);
     expect(dot).toMatch(/p\d+ -> p\d+ \[label="2 copied", style=dashed/);
-    const mermaid = (await runCli(['audit', out, '--graph', 'mermaid'])).stdout;
+    const mermaid = mermaidRun.stdout;
     expect(mermaid).toMatch(/^flowchart LR\n/);
     expect(mermaid).toContain('-->|1 imports|');
-    const bad = await runCli(['audit', out, '--graph', 'svg']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--graph must be one of dot, mermaid, json');
     // A usage error, not a crash with a stack trace.
     expect(bad.stderr).not.toContain('    at ');
-    const similarity = await runCli(['audit', out, '--clone-similarity', '150']);
     expect(similarity.code).not.toBe(0);
     expect(similarity.stderr).toContain('--clone-similarity must be a percentage in (0, 100]');
   });
@@ -228,9 +235,11 @@ describe('codebase twin: import graph, copies, production vs dead', () => {
     expect(plain.code).toBeUndefined();
     expect(plain.projects.every((p) => p.code === undefined)).toBe(true);
     expect(plain.stats.files).toBe(report.stats.files);
-    const a = await runCli(['audit', out, '--json']);
+    const [a, graph] = await Promise.all([
+      runCli(['audit', out, '--json']),
+      runCli(['audit', out, '--graph', 'dot']),
+    ]);
     expect((JSON.parse(a.stdout) as AuditResult).code).toBeUndefined();
-    const graph = await runCli(['audit', out, '--graph', 'dot']);
     expect(graph.code).toBe(1);
     expect(graph.stderr).toContain('no report carries code facts');
   });

@@ -74,7 +74,8 @@ beforeAll(async () => {
   expect(published.code).toBe(0);
   profile = mkdtempSync(join(tmpdir(), 'factorylm-chromium-'));
   browser = await launchChromium(profile);
-});
+  // A scan, a gateway and a browser on a shared 2-core machine: minutes, not seconds, at worst.
+}, 240_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -143,7 +144,7 @@ function drawn(page: Page): Promise<{ nodes: DrawnNode[]; edges: DrawnEdge[] }> 
   });
 }
 
-describe('twin page: the code graph (cytoscape)', () => {
+describe('twin page: the code graph (cytoscape)', { timeout: 180_000 }, () => {
   it('serves cytoscape without the token, as it holds no data', async () => {
     const res = await fetch(`${base}cytoscape.min.js`);
     expect(res.status).toBe(200);
@@ -164,7 +165,7 @@ describe('twin page: the code graph (cytoscape)', () => {
     page.on('pageerror', (err) => errors.push(err.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     expect((await page.goto(`${base}twin?token=${TOKEN}`))?.status()).toBe(200);
-    await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 60_000 });
     await page.locator('#graph').scrollIntoViewIfNeeded();
 
     const { nodes, edges } = await drawn(page);
@@ -202,7 +203,7 @@ describe('twin page: the code graph (cytoscape)', () => {
       project('beta'),
     );
     await page.mouse.click(box.x + at.x, box.y + at.y);
-    await page.waitForSelector(`body[data-project="${project('beta')}"]`, { timeout: 10_000 });
+    await page.waitForSelector(`body[data-project="${project('beta')}"]`, { timeout: 60_000 });
     const rows = await page
       .locator('#files tr[data-file]')
       .evaluateAll((trs) =>

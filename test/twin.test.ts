@@ -152,7 +152,8 @@ beforeAll(async () => {
 
   profile = mkdtempSync(join(tmpdir(), 'factorylm-chromium-'));
   browser = await launchChromium(profile);
-});
+  // Two scans, a gateway, an agent and a browser on a shared 2-core machine.
+}, 240_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -164,150 +165,154 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('fleet twin: two nodes → Mosquitto → gateway twin store → audit, API and page', () => {
-  it('stores both nodes, once each, with the report compressed on the wire', async () => {
-    const nodes = await waitFor('both inventories in the twin store', async () => {
-      const body = await api<{ nodes: { name: string }[] }>('api/twin/nodes');
-      return body.nodes.length === 2 ? body.nodes : undefined;
-    });
-    expect(nodes.map((n) => n.name)).toEqual(['edge-01', 'edge-02']);
-    // The agent's report reaches the gateway twice (shared subscription and the direct one that
-    // retained messages need) and is stored once.
-    const { history } = await api<{ history: HistoryRow[] }>('api/twin/history');
-    expect(history.map((h) => h.node).sort()).toEqual(['edge-01', 'edge-02']);
-    expect(history.find((h) => h.node === 'edge-01')).toMatchObject({
-      site: SITE,
-      projects: 2,
-      files: 3 + 1 + HISTORIAN_FILES + 1,
+describe(
+  'fleet twin: two nodes → Mosquitto → gateway twin store → audit, API and page',
+  { timeout: 180_000 },
+  () => {
+    it('stores both nodes, once each, with the report compressed on the wire', async () => {
+      const nodes = await waitFor('both inventories in the twin store', async () => {
+        const body = await api<{ nodes: { name: string }[] }>('api/twin/nodes');
+        return body.nodes.length === 2 ? body.nodes : undefined;
+      });
+      expect(nodes.map((n) => n.name)).toEqual(['edge-01', 'edge-02']);
+      // The agent's report reaches the gateway twice (shared subscription and the direct one that
+      // retained messages need) and is stored once.
+      const { history } = await api<{ history: HistoryRow[] }>('api/twin/history');
+      expect(history.map((h) => h.node).sort()).toEqual(['edge-01', 'edge-02']);
+      expect(history.find((h) => h.node === 'edge-01')).toMatchObject({
+        site: SITE,
+        projects: 2,
+        files: 3 + 1 + HISTORIAN_FILES + 1,
+      });
+
+      // What the broker holds, retained: gzip, and a valid report without the secret.
+      const client = await mqtt.connectAsync(mosquitto.url);
+      const payloads = new Map<string, Buffer>();
+      client.on('message', (topic, payload) => payloads.set(topic, payload));
+      await client.subscribeAsync(`factorylm/${SITE}/_nodes/+/inventory`);
+      await waitFor('both retained inventories', () => payloads.size === 2);
+      // The agent's health says what its inventory did.
+      await client.subscribeAsync(`factorylm/${SITE}/_nodes/edge-02/health`);
+      const health = await waitFor('agent health', () => {
+        const h = payloads.get(`factorylm/${SITE}/_nodes/edge-02/health`);
+        return h && (JSON.parse(h.toString()) as { inventory?: object }).inventory;
+      });
+      expect(health).toEqual({
+        published: 1,
+        failed: 0,
+        lastBytes: payloads.get(`factorylm/${SITE}/_nodes/edge-02/inventory`)!.length,
+      });
+      await client.endAsync();
+      for (const node of ['edge-01', 'edge-02']) {
+        const topic = `factorylm/${SITE}/_nodes/${node}/inventory`;
+        const payload = payloads.get(topic)!;
+        expect(isGzip(payload), topic).toBe(true);
+        const decoded = decodeReport(payload);
+        expect(decoded.ok).toBe(true);
+        expect(JSON.stringify(decoded.ok && decoded.value)).not.toContain(SECRET);
+      }
     });
 
-    // What the broker holds, retained: gzip, and a valid report without the secret.
-    const client = await mqtt.connectAsync(mosquitto.url);
-    const payloads = new Map<string, Buffer>();
-    client.on('message', (topic, payload) => payloads.set(topic, payload));
-    await client.subscribeAsync(`factorylm/${SITE}/_nodes/+/inventory`);
-    await waitFor('both retained inventories', () => payloads.size === 2);
-    // The agent's health says what its inventory did.
-    await client.subscribeAsync(`factorylm/${SITE}/_nodes/edge-02/health`);
-    const health = await waitFor('agent health', () => {
-      const h = payloads.get(`factorylm/${SITE}/_nodes/edge-02/health`);
-      return h && (JSON.parse(h.toString()) as { inventory?: object }).inventory;
+    it('finds the cross-node duplicate and the drift from fleet.yaml through factorylm audit --gateway', async () => {
+      const r = await runCli([
+        'audit',
+        '--gateway',
+        base,
+        '--token',
+        TOKEN,
+        '--fleet',
+        fleet,
+        '--json',
+        '--check',
+      ]);
+      expect(r.code).toBe(1);
+      const twin = JSON.parse(r.stdout) as AuditResult;
+      expect(twin.duplicates.exact).toEqual([
+        expect.objectContaining({
+          files: HISTORIAN_FILES + 1,
+          bytes: historianBytes,
+          // The copy a (installed) systemd unit points at is the source.
+          source: `edge-01:${paths.historian}`,
+          copies: [`edge-02:${paths.historianCopy}`],
+        }),
+      ]);
+      expect(twin.duplicates.kill).toContainEqual(
+        expect.objectContaining({
+          id: `edge-02:${paths.historianCopy}`,
+          files: HISTORIAN_FILES + 1,
+          bytes: historianBytes,
+          action: 'DELETE',
+          reason: `exact copy of edge-01:${paths.historian}`,
+        }),
+      );
+      expect(twin.duplicates.recovered.delete).toBe(historianBytes);
+      expect(twin.drift.map((d) => [d.node, d.project, d.kind, d.expected, d.actual])).toEqual([
+        ['edge-02', 'plc-copilot', 'version', '1.4.0', '1.3.0'],
+        ['*', 'plc-copilot', 'between-nodes', undefined, undefined],
+      ]);
+      expect(twin.drift[1]!.detail).toBe('versions differ: edge-01=1.4.0, edge-02=1.3.0');
+      expect(r.stderr).toContain(`check: duplicate: edge-02:${paths.historianCopy} (DELETE`);
+
+      // The gateway's own audit (with the fleet.yaml of its twin: section) says the same.
+      const served = await api<AuditResult>('api/twin');
+      expect(served.drift).toEqual(twin.drift);
+      expect(served.duplicates.kill).toEqual(twin.duplicates.kill);
+      const { versions } = await api<{
+        versions: Record<string, Record<string, { version: string }[]>>;
+      }>('api/twin/versions');
+      expect(versions['plc-copilot']).toEqual({
+        'edge-01': [expect.objectContaining({ version: '1.4.0', path: paths.plcA })],
+        'edge-02': [expect.objectContaining({ version: '1.3.0', path: paths.plcB })],
+      });
+      for (const path of ['api/twin/reports', 'api/twin', 'api/twin/projects']) {
+        const text = await (await fetch(`${base}${path}`, auth)).text();
+        expect(text).not.toContain(SECRET);
+      }
+      expect((await fetch(`${base}api/twin`)).status).toBe(401);
     });
-    expect(health).toEqual({
-      published: 1,
-      failed: 0,
-      lastBytes: payloads.get(`factorylm/${SITE}/_nodes/edge-02/inventory`)!.length,
+
+    it('shows the fleet and the duplicates on the twin page, on a desktop and a phone', async () => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      for (const [name, viewport] of [
+        ['twin-page.png', { width: 1280, height: 900 }],
+        ['twin-page-phone.png', { width: 390, height: 844 }],
+      ] as const) {
+        const page = await browser.newPage();
+        await page.setViewportSize(viewport);
+        const errors: string[] = [];
+        page.on('pageerror', (err) => errors.push(err.message));
+        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+        const res = await page.goto(`${base}twin?token=${TOKEN}`);
+        expect(res?.status()).toBe(200);
+        await page.waitForSelector('body[data-loaded="true"]', { timeout: 60_000 });
+        expect(
+          await page
+            .locator('#nodes tr[data-node]')
+            .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node'))),
+        ).toEqual(['edge-01', 'edge-02']);
+        const del = page.locator(`#kill tr[data-id="edge-02:${paths.historianCopy}"]`);
+        expect(await del.getAttribute('data-action')).toBe('DELETE');
+        expect(await del.textContent()).toContain(`exact copy of edge-01:${paths.historian}`);
+        expect(await page.locator('#drift tbody tr').count()).toBe(2);
+        expect(await page.textContent('#summary')).toMatch(/^2 nodes · 4 projects · /);
+        await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
+        expect(errors).toEqual([]);
+        await page.close();
+      }
     });
-    await client.endAsync();
-    for (const node of ['edge-01', 'edge-02']) {
-      const topic = `factorylm/${SITE}/_nodes/${node}/inventory`;
-      const payload = payloads.get(topic)!;
-      expect(isGzip(payload), topic).toBe(true);
-      const decoded = decodeReport(payload);
-      expect(decoded.ok).toBe(true);
-      expect(JSON.stringify(decoded.ok && decoded.value)).not.toContain(SECRET);
-    }
-  });
 
-  it('finds the cross-node duplicate and the drift from fleet.yaml through factorylm audit --gateway', async () => {
-    const r = await runCli([
-      'audit',
-      '--gateway',
-      base,
-      '--token',
-      TOKEN,
-      '--fleet',
-      fleet,
-      '--json',
-      '--check',
-    ]);
-    expect(r.code).toBe(1);
-    const twin = JSON.parse(r.stdout) as AuditResult;
-    expect(twin.duplicates.exact).toEqual([
-      expect.objectContaining({
-        files: HISTORIAN_FILES + 1,
-        bytes: historianBytes,
-        // The copy a (installed) systemd unit points at is the source.
-        source: `edge-01:${paths.historian}`,
-        copies: [`edge-02:${paths.historianCopy}`],
-      }),
-    ]);
-    expect(twin.duplicates.kill).toContainEqual(
-      expect.objectContaining({
-        id: `edge-02:${paths.historianCopy}`,
-        files: HISTORIAN_FILES + 1,
-        bytes: historianBytes,
-        action: 'DELETE',
-        reason: `exact copy of edge-01:${paths.historian}`,
-      }),
-    );
-    expect(twin.duplicates.recovered.delete).toBe(historianBytes);
-    expect(twin.drift.map((d) => [d.node, d.project, d.kind, d.expected, d.actual])).toEqual([
-      ['edge-02', 'plc-copilot', 'version', '1.4.0', '1.3.0'],
-      ['*', 'plc-copilot', 'between-nodes', undefined, undefined],
-    ]);
-    expect(twin.drift[1]!.detail).toBe('versions differ: edge-01=1.4.0, edge-02=1.3.0');
-    expect(r.stderr).toContain(`check: duplicate: edge-02:${paths.historianCopy} (DELETE`);
-
-    // The gateway's own audit (with the fleet.yaml of its twin: section) says the same.
-    const served = await api<AuditResult>('api/twin');
-    expect(served.drift).toEqual(twin.drift);
-    expect(served.duplicates.kill).toEqual(twin.duplicates.kill);
-    const { versions } = await api<{
-      versions: Record<string, Record<string, { version: string }[]>>;
-    }>('api/twin/versions');
-    expect(versions['plc-copilot']).toEqual({
-      'edge-01': [expect.objectContaining({ version: '1.4.0', path: paths.plcA })],
-      'edge-02': [expect.objectContaining({ version: '1.3.0', path: paths.plcB })],
+    it('keeps the reports across a gateway restart (durable store)', async () => {
+      const before = await api<{ history: HistoryRow[] }>('api/twin/history');
+      // The browser still holds connections to the page: SIGTERM must stop it all the same.
+      await gateway.stop();
+      expect(gateway.child.exitCode).toBe(0);
+      gateway = await startGateway(gatewayConfig);
+      base = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(gateway.output())![1]!;
+      // The rows come from SQLite; the retained reports the broker sends the new session are
+      // recognised as already stored, so no row is added.
+      const after = await api<{ history: HistoryRow[] }>('api/twin/history');
+      expect(after.history).toEqual(before.history);
+      expect(readFileSync(join(tmp, 'twin.db')).length).toBeGreaterThan(0);
     });
-    for (const path of ['api/twin/reports', 'api/twin', 'api/twin/projects']) {
-      const text = await (await fetch(`${base}${path}`, auth)).text();
-      expect(text).not.toContain(SECRET);
-    }
-    expect((await fetch(`${base}api/twin`)).status).toBe(401);
-  });
-
-  it('shows the fleet and the duplicates on the twin page, on a desktop and a phone', async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    for (const [name, viewport] of [
-      ['twin-page.png', { width: 1280, height: 900 }],
-      ['twin-page-phone.png', { width: 390, height: 844 }],
-    ] as const) {
-      const page = await browser.newPage();
-      await page.setViewportSize(viewport);
-      const errors: string[] = [];
-      page.on('pageerror', (err) => errors.push(err.message));
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      const res = await page.goto(`${base}twin?token=${TOKEN}`);
-      expect(res?.status()).toBe(200);
-      await page.waitForSelector('body[data-loaded="true"]', { timeout: 10_000 });
-      expect(
-        await page
-          .locator('#nodes tr[data-node]')
-          .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node'))),
-      ).toEqual(['edge-01', 'edge-02']);
-      const del = page.locator(`#kill tr[data-id="edge-02:${paths.historianCopy}"]`);
-      expect(await del.getAttribute('data-action')).toBe('DELETE');
-      expect(await del.textContent()).toContain(`exact copy of edge-01:${paths.historian}`);
-      expect(await page.locator('#drift tbody tr').count()).toBe(2);
-      expect(await page.textContent('#summary')).toMatch(/^2 nodes · 4 projects · /);
-      await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
-      expect(errors).toEqual([]);
-      await page.close();
-    }
-  });
-
-  it('keeps the reports across a gateway restart (durable store)', async () => {
-    const before = await api<{ history: HistoryRow[] }>('api/twin/history');
-    // The browser still holds connections to the page: SIGTERM must stop it all the same.
-    await gateway.stop();
-    expect(gateway.child.exitCode).toBe(0);
-    gateway = await startGateway(gatewayConfig);
-    base = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(gateway.output())![1]!;
-    // The rows come from SQLite; the retained reports the broker sends the new session are
-    // recognised as already stored, so no row is added.
-    const after = await api<{ history: HistoryRow[] }>('api/twin/history');
-    expect(after.history).toEqual(before.history);
-    expect(readFileSync(join(tmp, 'twin.db')).length).toBeGreaterThan(0);
-  });
-});
+  },
+);

@@ -113,7 +113,8 @@ export function findClones(inputs: CloneInput[], options: CloneOptions): CloneGr
     else groups.set(r, [i]);
   }
   const out: CloneGroup[] = [];
-  const grouped = new Set<number>();
+  /** File-level group of each grouped file (graph index → group number). */
+  const groupOf = new Map<number, number>();
   for (const members of groups.values()) {
     if (members.length < 2) continue;
     const first = members[0]!;
@@ -123,7 +124,7 @@ export function findClones(inputs: CloneInput[], options: CloneOptions): CloneGr
         ? '2'
         : 'near';
     const similarity = Math.min(...members.slice(1).map((m) => similarityOf(first, m)));
-    for (const m of members) grouped.add(files[m]!.file);
+    for (const m of members) groupOf.set(files[m]!.file, out.length);
     out.push({
       level: 'file',
       type,
@@ -133,12 +134,13 @@ export function findClones(inputs: CloneInput[], options: CloneOptions): CloneGr
     });
   }
 
-  // Functions pasted into otherwise different files.
+  // Functions pasted into otherwise different files. Files of file-level groups take part too: a
+  // module copied whole somewhere is still where functions get pasted from. A function group
+  // all of whose files are one file-level group says nothing that group does not.
   const fns = new Map<string, CloneMember[]>();
   const raws = new Map<string, Set<string>>();
   const tokens = new Map<string, number>();
   for (const x of inputs) {
-    if (grouped.has(x.file)) continue;
     for (const f of x.facts.functions) {
       const list = fns.get(f.norm) ?? [];
       list.push({ file: x.file, function: f.name, line: f.line, endLine: f.endLine });
@@ -149,6 +151,8 @@ export function findClones(inputs: CloneInput[], options: CloneOptions): CloneGr
   }
   for (const [norm, members] of fns) {
     if (new Set(members.map((m) => m.file)).size < 2) continue;
+    // Files in no file-level group count as groups of their own.
+    if (new Set(members.map((m) => groupOf.get(m.file) ?? -1 - m.file)).size < 2) continue;
     out.push({
       level: 'function',
       type: raws.get(norm)!.size === 1 ? '1' : '2',

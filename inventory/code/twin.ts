@@ -152,7 +152,12 @@ export function codeTwin(
   const clones: CloneGroupView[] = [];
   const copied: CopiedRow[] = [];
   const copyPairs = new Map<string, number>();
-  for (const g of findClones(inputs, opts)) {
+  const groups = findClones(inputs, opts);
+  // A file copied whole is listed once, as a file, not again for each of its functions.
+  const wholeCopies = new Set(
+    groups.filter((g) => g.level === 'file').flatMap((g) => g.members.map((m) => m.file)),
+  );
+  for (const g of groups) {
     const members = g.members.map((m) => {
       const f = files[m.file]!;
       return {
@@ -197,6 +202,7 @@ export function codeTwin(
     if (!crossProject || imported) continue;
     for (const m of members) {
       if (m.project === source.project) continue;
+      if (g.level === 'function' && wholeCopies.has(m.index)) continue;
       const key = `${m.project}\n${source.project}`;
       copyPairs.set(key, (copyPairs.get(key) ?? 0) + 1);
       copied.push({
