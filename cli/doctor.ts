@@ -17,6 +17,8 @@ import { createRootLogger } from '../core/logger.js';
 const MAX_EXIT = 100;
 const DEFAULT_CONFIGS = ['/etc/factorylm/agent.yaml', '/etc/factorylm/gateway.yaml'];
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** An agent config has devices; anything else is taken for a gateway config. */
 function kindOf(file: string): 'agent' | 'gateway' {
   const doc: unknown = parse(readFileSync(file, 'utf8'));
@@ -40,7 +42,7 @@ async function configChecks(file: string): Promise<Check[]> {
       const { agentChecks } = await import('../agent/doctor.js');
       const valid = ok(
         name,
-        `valid: node ${config.node}, ${config.devices.length} devices, ${tags} tags`,
+        `valid: node ${config.node}, ${plural(config.devices.length, 'device')}, ${plural(tags, 'tag')}`,
       );
       return [valid, ...(await agentChecks(config, log))];
     }
