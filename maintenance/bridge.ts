@@ -70,10 +70,12 @@ export interface BridgeStats {
   recentRefused: number;
 }
 
-/** Recent samples kept per tag for the diagnosis: one point per this many ms. */
-const HISTORY_STEP_MS = 1000;
+/** Recent samples kept for the diagnosis: points per tag over llm.historyMinutes, and limits. */
+const HISTORY_POINTS_PER_TAG = 60;
 const HISTORY_MAX_ASSETS = 10_000;
 const HISTORY_MAX_TAGS = 128;
+/** 2M points: about 100 MB at most, reached only by 33,000 tags with a full window. */
+const HISTORY_MAX_POINTS = 2_000_000;
 
 /**
  * The maintenance bridge: alarm rules on live samples → a diagnosis from the maintenance LLM →
@@ -122,9 +124,10 @@ export class MaintenanceBridge {
     this.now = deps.now ?? Date.now;
     this.recent = new RecentSamples({
       windowMs: config.llm.historyMinutes * 60_000,
-      stepMs: HISTORY_STEP_MS,
+      pointsPerTag: HISTORY_POINTS_PER_TAG,
       maxAssets: HISTORY_MAX_ASSETS,
       maxTagsPerAsset: HISTORY_MAX_TAGS,
+      maxPoints: HISTORY_MAX_POINTS,
     });
     this.engine = new AlarmEngine(
       { rules: config.rules, options: config.alarms },

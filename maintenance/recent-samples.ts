@@ -1,8 +1,10 @@
 /**
  * The last minutes of each asset's tags, kept in memory for the diagnosis context: what the
- * machine did before the fault is what a maintenance engineer looks at first. Bounded three ways
- * (assets, tags per asset, points per tag) and thinned to one point per `stepMs`, so a tag
- * sampled at 10 Hz costs no more than one sampled once a second.
+ * machine did before the fault is what a maintenance engineer looks at first. Bounded (assets,
+ * tags per asset, points per tag, points in all) and thinned to `pointsPerTag` per window, so a
+ * tag sampled at 10 Hz costs no more than one sampled once a minute. Rings grow as points come:
+ * preallocating a window per tag cost 288 MB for 20,000 tags and had the gateway collecting
+ * garbage more than working (bench:alarms).
  */
 
 type Value = number | string | boolean | null;
@@ -10,42 +12,41 @@ type Value = number | string | boolean | null;
 export interface RecentSamplesLimits {
   /** How far back a tag is kept, ms. */
   windowMs: number;
-  /** At most one point per tag per step, ms. */
-  stepMs: number;
+  /** Points kept per tag over the window (one per windowMs / pointsPerTag at most). */
+  pointsPerTag: number;
   maxAssets: number;
   maxTagsPerAsset: number;
+  /** Points kept in all; new tags are refused beyond (counted). */
+  maxPoints: number;
 }
 
-/** A ring of [ts, value] for one tag. */
+/** A ring of [ts, value] for one tag, growing to `capacity` before it wraps. */
 class Ring {
-  readonly ts: Float64Array;
-  readonly values: Value[];
+  readonly ts: number[] = [];
+  readonly values: Value[] = [];
+  /** Oldest entry once full. */
   start = 0;
-  size = 0;
+  last = -Infinity;
 
-  constructor(capacity: number) {
-    this.ts = new Float64Array(capacity);
-    this.values = new Array<Value>(capacity).fill(null);
-  }
-
-  get last(): number {
-    return this.size === 0 ? -Infinity : this.ts[(this.start + this.size - 1) % this.ts.length]!;
-  }
+  constructor(private readonly capacity: number) {}
 
   push(ts: number, v: Value): void {
-    const cap = this.ts.length;
-    const at = (this.start + this.size) % cap;
-    this.ts[at] = ts;
-    this.values[at] = v;
-    if (this.size < cap) this.size += 1;
-    else this.start = (this.start + 1) % cap;
+    this.last = ts;
+    if (this.ts.length < this.capacity) {
+      this.ts.push(ts);
+      this.values.push(v);
+      return;
+    }
+    this.ts[this.start] = ts;
+    this.values[this.start] = v;
+    this.start = (this.start + 1) % this.capacity;
   }
 
   since(from: number): Array<[number, Value]> {
     const out: Array<[number, Value]> = [];
-    const cap = this.ts.length;
-    for (let i = 0; i < this.size; i++) {
-      const at = (this.start + i) % cap;
+    const n = this.ts.length;
+    for (let i = 0; i < n; i++) {
+      const at = (this.start + i) % n;
       if (this.ts[at]! >= from) out.push([this.ts[at]!, this.values[at]!]);
     }
     return out;
@@ -56,12 +57,13 @@ export class RecentSamples {
   /** site → asset → tag → ring: nested, so a sample costs lookups and no key string. */
   private readonly sites = new Map<string, Map<string, Map<string, Ring>>>();
   private assetCount = 0;
-  private readonly capacity: number;
+  private tagCount = 0;
+  private readonly stepMs: number;
   /** Samples not kept because a limit was reached. */
   refused = 0;
 
   constructor(private readonly limits: RecentSamplesLimits) {
-    this.capacity = Math.max(2, Math.ceil(limits.windowMs / limits.stepMs) + 1);
+    this.stepMs = limits.windowMs / limits.pointsPerTag;
   }
 
   /** One sample. Cheap when thinned away. */
@@ -79,14 +81,16 @@ export class RecentSamples {
     }
     let ring = tags.get(tag);
     if (!ring) {
-      if (tags.size >= this.limits.maxTagsPerAsset) {
+      const full = (this.tagCount + 1) * this.limits.pointsPerTag > this.limits.maxPoints;
+      if (tags.size >= this.limits.maxTagsPerAsset || full) {
         this.refused += 1;
         return;
       }
-      tags.set(tag, (ring = new Ring(this.capacity)));
+      this.tagCount += 1;
+      tags.set(tag, (ring = new Ring(this.limits.pointsPerTag)));
     }
     // Older than what is kept (a replayed backlog) or within the step: nothing to add.
-    if (ts < ring.last + this.limits.stepMs) return;
+    if (ts < ring.last + this.stepMs) return;
     ring.push(ts, value);
   }
 
