@@ -148,7 +148,8 @@ beforeAll(async () => {
     },
   });
   agent = startCli(['agent', '--config', agentFile]);
-  await agent.waitForOutput(/"msg":"inventory published"/);
+  // The scan parses ~1,500 JS files in a nice 10 child process: slow on a busy machine.
+  await agent.waitForOutput(/"msg":"inventory published"/, 180_000);
 
   profile = mkdtempSync(join(tmpdir(), 'factorylm-chromium-'));
   browser = await launchChromium(profile);
