@@ -75,7 +75,8 @@ interface ChildResult {
 async function child(root: string, cacheFile: string, touch?: string): Promise<void> {
   if (touch) appendFileSync(join(root, touch), `\n# changed by the benchmark at ${Date.now()}\n`);
   const t0 = performance.now();
-  const report = await scanNode({ roots: [root], cacheFile, unitDirs: [], node: 'bench' });
+  const code = process.env.BENCH_CODE !== '0';
+  const report = await scanNode({ roots: [root], cacheFile, unitDirs: [], node: 'bench', code });
   const t1 = performance.now();
   const twin = audit([report]);
   const t2 = performance.now();
@@ -134,7 +135,12 @@ function timeBin(): string {
 }
 
 /** Runs `command` under GNU time; stdout to `out` when given (jdupes' list can be large). */
-function measure(command: string, args: string[], out?: string): Measured {
+function measure(
+  command: string,
+  args: string[],
+  out?: string,
+  env: NodeJS.ProcessEnv = {},
+): Measured {
   const stats = join(tmpdir(), `factorylm-bench-time-${process.pid}.txt`);
   const r = spawnSync(
     'sh',
@@ -146,7 +152,7 @@ function measure(command: string, args: string[], out?: string): Measured {
       command,
       ...args,
     ],
-    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...env } },
   );
   if (r.status !== 0) throw new Error(`${command} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const line = readFileSync(stats, 'utf8').trim().split('\n').pop()!;
@@ -155,19 +161,23 @@ function measure(command: string, args: string[], out?: string): Measured {
   return { wallSec: wall, cpuSec: user + sys, rssMb: kb / 1024, stdout: r.stdout };
 }
 
-function runChild(root: string, cacheFile: string, touch?: string): Measured & ChildResult {
+/** One of our scans; `code: false` is `factorylm inventory --no-code` (duplicates only). */
+function runChild(
+  root: string,
+  cacheFile: string,
+  touch?: string,
+  code = true,
+): Measured & ChildResult {
   const self = fileURLToPath(import.meta.url);
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
-  const m = measure(process.execPath, [
-    ...profile,
-    self,
-    '--child',
-    root,
-    cacheFile,
-    ...(touch ? [touch] : []),
-  ]);
+  const m = measure(
+    process.execPath,
+    [...profile, self, '--child', root, cacheFile, ...(touch ? [touch] : [])],
+    undefined,
+    code ? {} : { BENCH_CODE: '0' },
+  );
   return { ...m, ...(JSON.parse(m.stdout) as ChildResult) };
 }
 
@@ -297,24 +307,30 @@ async function duplicates(base: string, runs: number): Promise<void> {
     for (let i = 0; i < runs; i++) {
       const cache = join(dir, `cache-${i}.db`);
       if (i % 2 === 1) runJdupes();
-      ours.push(runChild(root, cache));
+      ours.push(runChild(root, cache, undefined, false));
       if (i % 2 === 0) runJdupes();
-      again.push(runChild(root, cache));
+      again.push(runChild(root, cache, undefined, false));
       rmSync(cache, { force: true });
       for (const x of ['-wal', '-shm']) rmSync(cache + x, { force: true });
     }
+    // Once with the code analysis on, as `factorylm inventory` runs by default. The tree's files
+    // are random bytes named .py: the small ones hold no NUL byte, so they are parsed as text.
+    const cache = join(dir, 'cache-code.db');
+    const withCode = runChild(root, cache);
     const o = ours[0]!;
     const inProcess = ours.map((x) => (x.scanMs + x.auditMs) / 1000);
     const u = o.sizeUnique;
     console.log(
       [
-        `scan + duplicate detection (whole process): ${range(ours.map((x) => x.wallSec))} s wall, ` +
+        `scan + duplicate detection, --no-code (whole process): ${range(ours.map((x) => x.wallSec))} s wall, ` +
           `CPU ${range(ours.map((x) => x.cpuSec))} s, peak RSS ${range(
             ours.map((x) => x.rssMb),
             0,
           )} MB ` +
           `(in-process scan + audit ${range(inProcess)} s); ${formatCount(o.hashed)} files hashed, ` +
           `${o.exactGroups} duplicate sets, ${o.copies} copies to delete`,
+        `the same with the code analysis on (one run): ${withCode.wallSec.toFixed(2)} s wall, CPU ` +
+          `${withCode.cpuSec.toFixed(2)} s, peak RSS ${withCode.rssMb.toFixed(0)} MB`,
         `jdupes -r: ${range(theirs.map((x) => x.wallSec))} s wall, CPU ${range(theirs.map((x) => x.cpuSec))} s, ` +
           `peak RSS ${range(
             theirs.map((x) => x.rssMb),
