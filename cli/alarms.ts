@@ -105,6 +105,7 @@ export function registerAlarms(program: Command): void {
     .action(async (opts: GatewayOptions & { all?: boolean }) => {
       try {
         const answer = await call(opts, `/api/alarms${opts.all ? '?all' : ''}`);
+        if (answer.enabled === false) throw new Error(String(answer.hint));
         if (opts.json) console.log(JSON.stringify(answer, null, 2));
         else {
           if (answer.active === false)

@@ -11,15 +11,14 @@ const MINUTE_MS = 60_000;
  * (`<site>/<asset>/<rule>`) and who acts: `/api/alarms/ack`, `/api/alarms/shelve` (`minutes`,
  * `reason`), `/api/alarms/unshelve`, `/api/alarms/retry` (parked CMMS actions, after a fix).
  * The bridge starts with the gateway, which may be after this: it is looked up per request.
+ * Without a bridge the GET answers `{enabled: false, hint}` and the actions 404.
  */
 export function alarmRoutes(bridge: () => MaintenanceBridge | undefined): {
   routes: Map<string, RawRoute>;
   actions: Map<string, RawRoute>;
 } {
-  const off = (res: ServerResponse) =>
-    sendJson(res, 404, {
-      error: 'this gateway runs no maintenance bridge: add a maintenance: section to its config',
-    });
+  const OFF = 'this gateway runs no maintenance bridge: add a maintenance: section to its config';
+  const off = (res: ServerResponse) => sendJson(res, 404, { error: OFF });
   const action =
     (handler: (b: MaintenanceBridge, body: Record<string, unknown>) => object | string): RawRoute =>
     async (req: IncomingMessage, res: ServerResponse) => {
@@ -50,9 +49,15 @@ export function alarmRoutes(bridge: () => MaintenanceBridge | undefined): {
         '/api/alarms',
         (req, res) => {
           const b = bridge();
-          if (!b) return off(res);
+          // A page asks on every gateway: an answer, not an error, when the feature is off.
+          if (!b) return sendJson(res, 200, { enabled: false, hint: OFF, alarms: [] });
           const all = new URLSearchParams((req.url ?? '').split('?', 2)[1] ?? '').has('all');
-          sendJson(res, 200, { active: b.isActive, alarms: b.list(all), stats: b.stats });
+          sendJson(res, 200, {
+            enabled: true,
+            active: b.isActive,
+            alarms: b.list(all),
+            stats: b.stats,
+          });
         },
       ],
     ]),

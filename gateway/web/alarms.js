@@ -1,5 +1,5 @@
 // Alarms panel of the live page: the maintenance bridge's alarms with their work orders, from
-// GET /api/alarms every few seconds. Hidden when the gateway runs no bridge (404).
+// GET /api/alarms every few seconds. Hidden when the gateway runs no bridge.
 /* global document, location, URLSearchParams, fetch, setInterval */
 'use strict';
 (() => {
@@ -18,16 +18,12 @@
   async function refresh() {
     let answer;
     try {
-      const res = await fetch(url);
-      if (res.status === 404) {
-        section.hidden = true;
-        return;
-      }
-      answer = await res.json();
+      answer = await (await fetch(url)).json();
     } catch {
       return;
     }
-    section.hidden = false;
+    section.hidden = !answer.enabled;
+    if (!answer.enabled) return;
     note.textContent = answer.active
       ? ''
       : 'standby: another gateway holds the maintenance lease and makes the work orders';
