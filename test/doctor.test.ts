@@ -7,21 +7,28 @@ import type { Check } from '../core/checks.js';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
 import { startSimulator, writeConfig } from './support/pipeline.js';
 import { freePort, runCli } from './support/processes.js';
-import { startMosquitto, startVictoriaMetrics, type Service } from './support/services.js';
+import {
+  startInfluxDb1,
+  startMosquitto,
+  startVictoriaMetrics,
+  type Service,
+} from './support/services.js';
 
 /** `factorylm doctor` against real services: a Mosquitto with a password file, VictoriaMetrics. */
 let sim: Micro820Simulator;
 let mosquitto: Service;
 let vm: Service;
+let influx1: Service;
 let busy: Server;
 let busyPort: number;
 let work: string;
 
 beforeAll(async () => {
-  [sim, mosquitto, vm] = await Promise.all([
+  [sim, mosquitto, vm, influx1] = await Promise.all([
     startSimulator(),
     startMosquitto({ users: { 'edge-01': 'right-password-0123' } }),
     startVictoriaMetrics(),
+    startInfluxDb1(),
   ]);
   busyPort = await freePort();
   busy = createServer();
@@ -32,7 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((resolve) => busy?.close(resolve));
   await sim?.stop();
-  await Promise.all([mosquitto?.stop(), vm?.stop()]);
+  await Promise.all([mosquitto?.stop(), vm?.stop(), influx1?.stop()]);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -181,17 +188,18 @@ describe('factorylm doctor', () => {
     });
     expect(ok.find('spool folder')!.status).toBe('ok');
 
-    const closed = await freePort();
+    // A real InfluxDB 1.6 without the configured database refuses the write (404).
     const bad = writeConfig('gateway', {
       name: 'gw',
       mqtt: { url: mosquitto.url, username: 'edge-01', password: 'right-password-0123' },
-      influx: { url: `http://127.0.0.1:${closed}`, token: 't' },
+      influx: { api: 'v1', url: influx1.url, database: 'no_such_database' },
       http: { host: '127.0.0.1', port: busyPort },
     });
     const r = await doctor(bad);
     expect(r.find('InfluxDB')).toMatchObject({
       status: 'fail',
-      fix: expect.stringMatching(/influx\.url/),
+      detail: expect.stringMatching(/database not found/),
+      fix: expect.stringMatching(/create the bucket \(v2\) or database \(v1\)/),
     });
     expect(r.find('http port')).toMatchObject({ status: 'fail' });
     expect(r.code).toBe(2);
