@@ -235,6 +235,6 @@ describe('Micro 820 simulator over Modbus TCP', () => {
     expect(bad.stdout).toMatch(/hr:0\s+BAD \(exception 2 \(illegal data address\)\)/);
     const usage = await runCli(['read', `modbus://127.0.0.1:${sim.port}/1`, 'HR40001x']);
     expect(usage.code).toBe(1);
-    expect(usage.stderr).toMatch(/"HR40001x" is not a Modbus address or range/);
+    expect(usage.stderr).toMatch(/"HR40001x" is not a Modbus address; expected e\.g\. "hr:100"/);
   });
 });
