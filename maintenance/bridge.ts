@@ -216,7 +216,9 @@ export class MaintenanceBridge {
       const key = this.orderKey(alarm);
       if (this.groups.get(key)?.has(alarm.key) && !leads.has(key)) leads.set(key, alarm);
     }
-    for (const [key, alarm] of leads)
+    for (const [key, alarm] of leads) {
+      // Known open here (this instance made or adopted it before): nothing to reconcile.
+      if (this.cmms?.store.get(key)?.open) continue;
       this.each((d) =>
         d.open(
           this.openInput(
@@ -226,6 +228,7 @@ export class MaintenanceBridge {
           ),
         ),
       );
+    }
   }
 
   get isActive(): boolean {
