@@ -112,6 +112,10 @@ if [ ! -f "$addon" ]; then
     if [ -n "$cross" ]; then
       export CC=${cross}gcc CXX=${cross}g++ LINK=${cross}g++ AR=${cross}ar
     fi
+    # Under `npm test` or `npm run`, npm exports its config as npm_config_* (nodedir=/usr here:
+    # Node 20's headers), and node-gyp lets those override the flags below: the addon came out
+    # built for Node 20. Only the flags may decide.
+    for v in $(env | sed -n 's/^\(npm_config_[A-Za-z_]*\)=.*/\1/p'); do unset "$v"; done
     node "$gyp" rebuild --release --arch="$cpu" --nodedir="$runtime" \
       --jobs="${FACTORYLM_BUNDLE_JOBS:-$(nproc)}" >"$work/gyp.log" 2>&1
   ) || {
