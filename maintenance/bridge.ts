@@ -95,6 +95,8 @@ export class MaintenanceBridge {
   private active = false;
   /** The last figures, kept once stopped. */
   private stopped?: BridgeStats;
+  /** Set when stop() begins: samples and statuses arriving while the gateway closes are ignored. */
+  private closing = false;
   private readonly orders = new Map<string, AlarmWorkOrder>();
   private readonly counters = {
     faults: 0,
@@ -237,6 +239,7 @@ export class MaintenanceBridge {
 
   /** Every sample the gateway accepted. Cheap for tags no rule names. */
   onSample(s: AlarmSample): void {
+    if (this.closing) return;
     this.recent.add(s.site, s.asset, s.tag, s.ts, s.value);
     this.engine.onSample(s);
   }
@@ -247,10 +250,12 @@ export class MaintenanceBridge {
   }
 
   onNodeStatus(site: string, node: string, status: 'online' | 'offline'): void {
+    if (this.closing) return;
     this.engine.onNodeStatus(site, node, status, this.now());
   }
 
   onDeviceStatus(site: string, node: string, device: string, failing: boolean): void {
+    if (this.closing) return;
     this.engine.onDeviceStatus(site, node, device, failing, this.now());
   }
 
@@ -312,7 +317,13 @@ export class MaintenanceBridge {
 
   /** Stops evaluating, gives diagnoses in flight their chance, and closes the outboxes. */
   async stop(): Promise<void> {
+    this.closing = true;
     clearInterval(this.tickTimer);
+    // Faults raised in this turn go out before the outboxes close.
+    for (const [key, events] of [...this.raising]) {
+      this.raising.delete(key);
+      this.openOrder(key, events);
+    }
     this.active = false;
     await this.llm?.stop();
     await Promise.allSettled([...this.inFlight]);
@@ -409,7 +420,9 @@ export class MaintenanceBridge {
     }
     this.raising.set(key, [e]);
     setImmediate(() => {
-      const events = this.raising.get(key) ?? [e];
+      // Gone when stop() opened the order already.
+      const events = this.raising.get(key);
+      if (!events) return;
       this.raising.delete(key);
       this.openOrder(key, events);
     });
