@@ -75,7 +75,7 @@ function source(
 async function collect(
   s: OpcuaDeviceSource,
   done: (all: Reading[]) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<Reading[]> {
   const all: Reading[] = [];
   await waitFor(
