@@ -193,7 +193,8 @@ describe('cross-references', () => {
     );
     expect(code, stdout + stderr).toBe(0);
     // The simulator listens where the agent polls.
-    expect(compose.services['plc-sim']!.healthcheck!.test.join(' ')).toContain(env.PLC_PORT);
+    const probe = compose.services['plc-sim']!.healthcheck!.test;
+    expect([probe].flat().join(' ')).toContain(env.PLC_PORT);
   });
 
   it('mounts Grafana provisioning where Grafana and our provider file look', () => {
