@@ -1,5 +1,11 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { packageVersion } from '../core/package-info.js';
+import { Histogram, type Registry } from 'prom-client';
+import {
+  byKey,
+  createSnapshotMetrics,
+  one,
+  type MetricRow,
+  type Source,
+} from '../core/snapshot-metrics.js';
 
 export interface DeviceMetrics {
   name: string;
@@ -42,30 +48,18 @@ const PREFIX = 'factorylm_agent_';
 /** 1 ms (one fast register read) to 10 s (a timed-out serial line with retries). */
 const POLL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-type Labels = Record<string, string>;
+const scalar = (read: (s: AgentMetricsSnapshot) => number | boolean) =>
+  one<AgentMetricsSnapshot>(read);
 
-/** Where a metric's series come from: label names and a reading of the snapshot. */
-interface Source {
-  labelNames: string[];
-  read(s: AgentMetricsSnapshot): [Labels, number][];
-}
-
-const scalar = (read: (s: AgentMetricsSnapshot) => number | boolean): Source => ({
-  labelNames: [],
-  read: (s) => [[{}, Number(read(s))]],
-});
-
-const perDevice = (read: (d: DeviceMetrics) => number | boolean): Source => ({
+const perDevice = (read: (d: DeviceMetrics) => number | boolean): Source<AgentMetricsSnapshot> => ({
   labelNames: ['device'],
   read: (s) => s.devices.map((d) => [{ device: d.name }, Number(read(d))]),
 });
 
-const perResult = (read: (s: AgentMetricsSnapshot) => Record<string, number>): Source => ({
-  labelNames: ['result'],
-  read: (s) => Object.entries(read(s)).map(([result, n]) => [{ result }, n]),
-});
+const perResult = (read: (s: AgentMetricsSnapshot) => Record<string, number>) =>
+  byKey<AgentMetricsSnapshot>('result', read);
 
-const COUNTERS: [name: string, help: string, source: Source][] = [
+const COUNTERS: MetricRow<AgentMetricsSnapshot>[] = [
   ['samples_read_total', 'Samples read from devices', scalar((s) => s.samplesRead)],
   ['samples_published_total', 'Samples published to the broker', scalar((s) => s.samplesPublished)],
   [
@@ -105,7 +99,7 @@ const COUNTERS: [name: string, help: string, source: Source][] = [
   ],
 ];
 
-const GAUGES: [name: string, help: string, source: Source][] = [
+const GAUGES: MetricRow<AgentMetricsSnapshot>[] = [
   ['outbox_messages', 'Messages waiting in the outbox', scalar((s) => s.queueMessages)],
   ['outbox_samples', 'Samples waiting in the outbox', scalar((s) => s.queueSamples)],
   ['outbox_bytes', 'Size of the outbox backlog, bytes', scalar((s) => s.queueBytes)],
@@ -115,64 +109,20 @@ const GAUGES: [name: string, help: string, source: Source][] = [
 ];
 
 /**
- * One snapshot serves every metric of a scrape, so the numbers agree with each other. A registry
- * calls all collect hooks synchronously at the start of a scrape, so forgetting the snapshot in
- * the next microtask keeps it for exactly that scrape.
- */
-function oncePerScrape(snapshot: () => AgentMetricsSnapshot): () => AgentMetricsSnapshot {
-  let cached: AgentMetricsSnapshot | undefined;
-  return () => {
-    if (!cached) {
-      cached = snapshot();
-      queueMicrotask(() => (cached = undefined));
-    }
-    return cached;
-  };
-}
-
-/**
  * Metrics on a registry of their own, so they never mix with another component's or a library's
- * use of the global one. Counters are filled from `snapshot` when scraped: the poll and publish
- * hot paths only bump plain numbers.
+ * use of the global one. Counters are filled from `snapshot` when scraped (one snapshot per
+ * scrape, `core/snapshot-metrics.ts`): the poll and publish hot paths only bump plain numbers.
  */
 export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot): AgentMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: PREFIX });
-  const current = oncePerScrape(snapshot);
-
-  for (const [name, help, source] of COUNTERS) {
-    new Counter({
-      name: PREFIX + name,
-      help,
-      labelNames: source.labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of source.read(current())) this.inc(labels, value);
-      },
-    });
-  }
-  for (const [name, help, source] of GAUGES) {
-    new Gauge({
-      name: PREFIX + name,
-      help,
-      labelNames: source.labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of source.read(current())) this.set(labels, value);
-      },
-    });
-  }
-  const version = packageVersion();
-  new Gauge({
-    name: PREFIX + 'info',
-    help: 'Always 1; labels name the node and the agent version',
-    labelNames: ['node', 'version'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.set({ node: current().node, version }, 1);
+  const { registry, current } = createSnapshotMetrics({
+    prefix: PREFIX,
+    snapshot,
+    counters: COUNTERS,
+    gauges: GAUGES,
+    info: {
+      help: 'Always 1; labels name the node and the agent version',
+      label: 'node',
+      value: (s) => s.node,
     },
   });
 
