@@ -1,10 +1,10 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fail, folderCheck, ok, portCheck, type Check } from '../core/checks.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { checkBroker } from '../protocols/mqtt/broker-check.js';
-import type { AgentConfig } from './config.js';
+import { agentStateDir, outboxPath, type AgentConfig } from './config.js';
 import { runDryRun, type DryRunDevice } from './dry-run.js';
 
 /** One check per device, from a dry run: every tag read once. */
@@ -54,8 +54,8 @@ function serialCheck(path: string): Check {
 /** Everything an agent config needs from this machine and its network, checked once. */
 export async function agentChecks(config: AgentConfig, log: Logger): Promise<Check[]> {
   const checks: Check[] = [];
-  const outbox = config.outbox.path ?? `outbox-${config.node}.db`;
-  const pkiDir = join(dirname(outbox), 'opcua-pki');
+  const outbox = outboxPath(config);
+  const pkiDir = join(agentStateDir(config), 'opcua-pki');
   checks.push(folderCheck('outbox', outbox, config.outbox.maxBytes));
   checks.push(await portCheck('health', config.health.host, config.health.port));
   const broker = await checkBroker(config.mqtt, `factorylm-doctor-${config.node}-${process.pid}`);

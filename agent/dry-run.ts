@@ -4,20 +4,17 @@
  * connection, no outbox. Built from the agent's public pieces (config, device sources, tag model,
  * payload encoders), so it reads and encodes exactly as the service does.
  */
-import { dirname, join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { AREAS } from '../protocols/modbus/address.js';
-import { ModbusDeviceSource } from '../protocols/modbus/device-source.js';
 import { hintFor } from '../protocols/modbus/hints.js';
-import { describeTransport, ModbusLine } from '../protocols/modbus/line.js';
-import { specAddress } from '../protocols/modbus/ranges.js';
-import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { AssetBatchWriter, encodeTagPayload } from '../protocols/mqtt/payload.js';
-import { sparkplugTopic } from '../protocols/mqtt/sparkplug.js';
+import { sparkplugTopic } from '../protocols/mqtt/sparkplug-topic.js';
 import { assetTopic, tagTopic } from '../protocols/mqtt/topics.js';
 import type { Quality, Reading, TagSource, TagValue } from '../protocols/types.js';
-import { lineTransport, type AgentConfig, type DeviceConfig } from './config.js';
+import { tagId } from '../protocols/driver.js';
+import { driverFor, openSources } from '../protocols/registry.js';
+import { agentStateDir, type AgentConfig, type DeviceConfig } from './config.js';
 import { toEngineering } from './tag-model.js';
 
 export interface DryRunTag {
@@ -132,74 +129,34 @@ export async function runDryRun(
   log: Logger,
   options: DryRunOptions = { opcuaGraceMs: 5000 },
 ): Promise<DryRunReport> {
-  const lines = new Map<string, ModbusLine>();
   // Same folder as the agent's own OPC UA certificate, so the server trusts the same one.
-  const pkiDir = join(dirname(config.outbox.path ?? `outbox-${config.node}.db`), 'opcua-pki');
-  const opcua = config.devices.some((d) => d.protocol === 'opcua')
-    ? await import('./opcua-source.js')
-    : undefined;
-  const runOne = async (device: DeviceConfig): Promise<DryRunDevice> => {
-    let source: TagSource;
-    let endpoint: string;
-    const addresses = new Map<string, string>();
-    if (device.protocol === 'opcua') {
-      endpoint = device.endpoint;
-      source = opcua!.createOpcuaSource(device, pkiDir, log.child({ component: 'opcua' }));
-      for (const t of device.tags)
-        addresses.set(`${t.asset ?? device.asset}/${t.name}`, t.node ?? t.path ?? '');
-    } else {
-      const transport = lineTransport(device);
-      const key = describeTransport(transport);
-      endpoint = `${key} unit ${device.unitId}`;
-      let line = lines.get(key);
-      if (!line) {
-        line = new ModbusLine(
-          {
-            transport,
-            timeoutMs: device.timeoutMs,
-            maxInflight: device.maxInflight,
-            interRequestDelayMs: device.interRequestDelayMs,
-          },
-          log.child({ component: 'modbus' }),
-        );
-        lines.set(key, line);
-      }
-      const specs = device.tags.map((t) =>
-        resolveTag(`${t.asset ?? device.asset}/${t.name}`, t, device.byteOrder),
-      );
-      for (const s of specs) addresses.set(s.id, specAddress(s));
-      source = new ModbusDeviceSource(
-        {
-          name: device.name,
-          unitId: device.unitId,
-          maxGap: device.maxGap,
-          maxRegistersPerRead: device.maxRegistersPerRead,
-          maxBitsPerRead: device.maxBitsPerRead,
-          retries: device.retries,
-        },
-        specs,
-        line,
-        log.child({ component: 'modbus' }),
-      );
-    }
-    const ids = device.tags.map((t) => `${t.asset ?? device.asset}/${t.name}`);
+  const { sources, close } = await openSources(config.devices, {
+    log,
+    stateDir: agentStateDir(config),
+  });
+  const runOne = async (device: DeviceConfig, source: TagSource): Promise<DryRunDevice> => {
+    const driver = driverFor(device);
+    const endpoint = driver.endpoint(device);
+    const addresses = new Map(
+      device.tags.map((t) => [tagId(device, t), driver.canonicalAddress(device, t)]),
+    );
+    const ids = device.tags.map((t) => tagId(device, t));
     const started = Date.now();
+    const settleMs = driver.settleMs?.(device);
     let readings: Map<string, Reading>;
     try {
       readings =
-        device.protocol === 'opcua'
-          ? await readAll(source, ids, started + device.connectTimeoutMs + options.opcuaGraceMs)
-          : new Map((await source.read()).map((r) => [r.id, r]));
+        settleMs === undefined
+          ? new Map((await source.read()).map((r) => [r.id, r]))
+          : await readAll(source, ids, started + settleMs + options.opcuaGraceMs);
     } catch (err) {
       readings = new Map();
       source.status.lastError = errorMessage(err);
-    } finally {
-      await source.close();
     }
     const latencyMs = Date.now() - started;
-    const unitId = device.protocol === 'opcua' ? undefined : device.unitId;
+    const unitId = 'unitId' in device ? device.unitId : undefined;
     const tags = device.tags.map((t) => {
-      const id = `${t.asset ?? device.asset}/${t.name}`;
+      const id = tagId(device, t);
       const r: Reading = readings.get(id) ?? {
         id,
         value: null,
@@ -238,13 +195,13 @@ export async function runDryRun(
       latencyMs,
       ...(reason ? { reason } : {}),
       ...(deviceHint ? { hint: deviceHint } : {}),
-      ...(source instanceof ModbusDeviceSource ? { plan: source.planned } : {}),
+      ...(source.planned ? { plan: [...source.planned] } : {}),
       tags: tags.map(({ asset: _a, name: _n, ts: _t, ...rest }) => rest),
       messages: messagesOf(config, device, tags),
     };
   };
   try {
-    const devices = await Promise.all(config.devices.map(runOne));
+    const devices = await Promise.all(config.devices.map((d, i) => runOne(d, sources[i]!)));
     return {
       node: config.node,
       site: config.site,
@@ -257,7 +214,7 @@ export async function runDryRun(
       },
     };
   } finally {
-    await Promise.all([...lines.values()].map((l) => l.close()));
+    await close();
   }
 }
 

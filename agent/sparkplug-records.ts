@@ -1,5 +1,5 @@
 import type { QueueRecord } from '../core/durable-queue.js';
-import { NAMESPACE, parseSparkplugTopic } from '../protocols/mqtt/sparkplug.js';
+import { NAMESPACE, parseSparkplugTopic } from '../protocols/mqtt/sparkplug-topic.js';
 import type { Quality, TagValue } from '../protocols/types.js';
 import type { SparkplugSample, SparkplugSession } from './sparkplug-session.js';
 

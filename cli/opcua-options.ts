@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import { OPCUA_APPLICATION_NAME } from '../agent/opcua-config.js';
+import { OPCUA_APPLICATION_NAME } from '../protocols/opcua/config.js';
 import type { ConnectionOptions, Identity } from '../protocols/opcua/connection.js';
 import {
   SECURITY_MODES,

@@ -1,9 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadAgentConfig, lineTransport } from '../agent/config.js';
+import { loadAgentConfig } from '../agent/config.js';
+import { lineTransport } from '../protocols/modbus/config.js';
 import { findWritableTag, parseWriteValue, rawWriteValue } from '../agent/guarded-write.js';
 import { ModbusDeviceSource, type ModbusTagSpec } from '../protocols/modbus/device-source.js';
 import { hintFor } from '../protocols/modbus/hints.js';
-import { ModbusLine, type LineTransport } from '../protocols/modbus/line.js';
+import { ModbusLine } from '../protocols/modbus/line.js';
+import type { LineTransport } from '../protocols/modbus/transport.js';
 import { specAddress } from '../protocols/modbus/ranges.js';
 import { resolveTag } from '../protocols/modbus/tag-spec.js';
 import { parseModbusUrl } from '../protocols/modbus/url.js';

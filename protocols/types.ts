@@ -39,10 +39,21 @@ export interface SourceStatus {
   notifications?: number;
 }
 
+/** One read request of a poll, for drivers that plan their reads (Modbus). */
+export interface PlannedRead {
+  area: string;
+  start: number;
+  count: number;
+  /** Tags the request serves. */
+  tags: number;
+}
+
 /** A device the agent polls. One instance per device; `read()` is never called concurrently. */
 export interface TagSource {
   readonly name: string;
   readonly status: SourceStatus;
+  /** The read requests of one poll, where the driver plans them (for logs and `agent --test`). */
+  readonly planned?: readonly PlannedRead[];
   /** Reads every tag once. Never throws for device problems: those become bad readings. */
   read(): Promise<Reading[]>;
   /** Writes a raw value (already unscaled) to a tag. Throws with a clear reason when refused. */

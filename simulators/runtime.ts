@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
-import type { SerialSettings } from '../protocols/modbus/line.js';
+import type { SerialSettings } from '../protocols/modbus/transport.js';
 import { FaultInjector } from './faults.js';
 import { ModbusResponder, ModbusServer, serveStream, type ModbusDevice } from './modbus-server.js';
 

@@ -3,14 +3,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../core/backoff.js';
 import { silentLogger } from '../core/logger.js';
-import {
-  lineTransport,
-  loadAgentConfig,
-  type AgentConfig,
-  type ModbusDeviceConfig,
-} from '../agent/config.js';
+import { loadAgentConfig, type AgentConfig, type ModbusDeviceConfig } from '../agent/config.js';
 import { MqttWriteHandler } from '../agent/mqtt-writes.js';
 import { sourceExecutor, WriteService, type WriteResult } from '../agent/write-service.js';
+import { lineTransport } from '../protocols/modbus/config.js';
 import { ModbusDeviceSource } from '../protocols/modbus/device-source.js';
 import { ModbusLine } from '../protocols/modbus/line.js';
 import { resolveTag } from '../protocols/modbus/tag-spec.js';

@@ -1,7 +1,7 @@
 import { Backoff, sleep } from '../../core/backoff.js';
 import { errorMessage } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import type { Reading, SourceStatus, TagSource, TagValue } from '../types.js';
+import type { PlannedRead, Reading, SourceStatus, TagSource, TagValue } from '../types.js';
 import { AREAS, formatAddress, type Area, type ModbusAddress } from './address.js';
 import { CodecError, decodeValue, encodeValue, registerCount, type ValueFormat } from './codec.js';
 import { ModbusRequestError, type ModbusClient, type ModbusLine } from './line.js';
@@ -97,8 +97,8 @@ export class ModbusDeviceSource implements TagSource {
     return this.plan.length;
   }
 
-  /** The current plan: each read request's area, first address and length (for `agent --test`). */
-  get planned(): { area: Area; start: number; count: number; tags: number }[] {
+  /** The current plan: each read request's area, first address and length. */
+  get planned(): (PlannedRead & { area: Area })[] {
     return this.plan.map((r) => ({
       area: r.area,
       start: r.start,

@@ -4,6 +4,7 @@ import { Backoff, sleep } from '../../core/backoff.js';
 import { errorMessage } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { EXCEPTION_NAMES } from './pdu.js';
+import { describeTransport, type LineTransport } from './transport.js';
 
 // modbus-serial's typings declare an ES default export, but the module is CommonJS `module.exports = ModbusRTU`.
 const ModbusRTU = modbusSerial as unknown as new () => ModbusClient;
@@ -12,19 +13,6 @@ export type { ModbusClient };
 
 /** Consecutive timeouts, with no answer in between from any unit, after which the connection is renewed. */
 const STALL_TIMEOUTS = 3;
-
-export interface SerialSettings {
-  path: string;
-  baudRate: number;
-  parity: 'none' | 'even' | 'odd';
-  dataBits: 7 | 8;
-  stopBits: 1 | 2;
-}
-
-export type LineTransport =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'rtu-over-tcp'; host: string; port: number }
-  | ({ kind: 'rtu' } & SerialSettings);
 
 export interface LineOptions {
   transport: LineTransport;
@@ -71,10 +59,6 @@ export function classify(err: unknown): ModbusRequestError {
   if (/timed out/i.test(message))
     return new ModbusRequestError('timeout', undefined, true, { cause: err });
   return new ModbusRequestError(`disconnected: ${message}`, undefined, true, { cause: err });
-}
-
-export function describeTransport(t: LineTransport): string {
-  return t.kind === 'rtu' ? `rtu:${t.path}@${t.baudRate}` : `${t.kind}://${t.host}:${t.port}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { LineTransport } from './line.js';
+import type { LineTransport } from './transport.js';
 
 export interface ModbusEndpoint {
   transport: LineTransport;

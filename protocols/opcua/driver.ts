@@ -1,0 +1,27 @@
+import { join } from 'node:path';
+import type { ProtocolDriver } from '../driver.js';
+import { opcuaDeviceSchema } from './config.js';
+
+let libraryLogsRouted = false;
+
+/** OPC UA client: subscriptions or polled reads, security modes and policies, certificates. */
+export const opcuaDriver: ProtocolDriver<typeof opcuaDeviceSchema> = {
+  protocols: ['opcua'],
+  schema: opcuaDeviceSchema,
+  endpoint: (device) => device.endpoint,
+  tagAddress: (_device, tag) => tag.node ?? tag.path,
+  canonicalAddress: (_device, tag) => tag.node ?? tag.path,
+  // A birth goes out before the server is read: the configured type, else a number.
+  tagKind: (_device, tag) => tag.type ?? 'number',
+  settleMs: (device) => device.connectTimeoutMs,
+  async open({ log, stateDir }) {
+    // node-opcua is big and slow to load: only agents with OPC UA devices pay for it.
+    const [{ OpcuaSession }, { routeLibraryLogs }] = await Promise.all([
+      import('./session.js'),
+      import('./library-log.js'),
+    ]);
+    if (!libraryLogsRouted) routeLibraryLogs(log);
+    libraryLogsRouted = true;
+    return new OpcuaSession(join(stateDir, 'opcua-pki'), log.child({ component: 'opcua' }));
+  },
+};
