@@ -3,13 +3,13 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
 import { withSequence } from '../protocols/mqtt/payload.js';
-import { NAMESPACE, sparkplugTopic } from '../protocols/mqtt/sparkplug-topic.js';
-import { assetTopic, nodeTopic } from '../protocols/mqtt/topics.js';
-import { driverFor, openSources, type DeviceSources } from '../protocols/registry.js';
+import { NAMESPACE } from '../protocols/mqtt/sparkplug-topic.js';
+import { nodeTopic } from '../protocols/mqtt/topics.js';
+import { openSources, type DeviceSources } from '../protocols/registry.js';
 import type { QueueRecord } from '../core/durable-queue.js';
 import type { Reading, TagSource } from '../protocols/types.js';
-import { agentStateDir, outboxPath, type AgentConfig, type DeviceConfig } from './config.js';
-import { buildTags, carryOverState, type DeviceRuntime } from './device-runtime.js';
+import { agentStateDir, outboxPath, type AgentConfig } from './config.js';
+import { buildTags, carryOverState, describeDevice, type DeviceRuntime } from './device-runtime.js';
 import { DeviceStatusPublisher } from './device-status.js';
 import { agentHealth, agentMetricsSnapshot, type AgentHealth, type AgentState } from './health.js';
 import { HealthService } from './health-service.js';
@@ -17,21 +17,11 @@ import { agentScanOptions, InventoryPublisher } from './inventory-publisher.js';
 import { tagManifest } from './manifest.js';
 import { MqttWriteHandler } from './mqtt-writes.js';
 import { Outbox, type OutboxStats } from './outbox.js';
-import {
-  AssetBatchPublisher,
-  publishCycle,
-  SparkplugDataPublisher,
-  TagJsonPublisher,
-  type CyclePublisher,
-} from './publishers.js';
+import { publishCycle, publisherFor, sparkplugDevices } from './publishers.js';
 import { planReload } from './reload-plan.js';
 import { PollScheduler, type PollWindow } from './scheduler.js';
 import { finalizeSparkplug } from './sparkplug-records.js';
-import type {
-  SparkplugSample,
-  SparkplugSession,
-  SparkplugSessionOptions,
-} from './sparkplug-session.js';
+import type { SparkplugSample, SparkplugSession } from './sparkplug-session.js';
 import type { TagRuntime } from './tag-model.js';
 import { sourceExecutor, WriteService } from './write-service.js';
 
@@ -72,8 +62,6 @@ export class Agent {
   private sparkplug?: SparkplugSession;
   private devices: DeviceRuntime[] = [];
   private deviceSources?: DeviceSources;
-  /** Device name → its output encoding, for the running generation. */
-  private publishers = new Map<string, CyclePublisher>();
   /** Device name → source of the running generation; writes look the device up here. */
   private readonly sources = new Map<string, TagSource>();
   private writes?: WriteService;
@@ -122,7 +110,7 @@ export class Agent {
         {
           groupId: config.sparkplug.groupId ?? config.site,
           edgeNode: config.node,
-          devices: this.sparkplugDevices(),
+          devices: sparkplugDevices(config),
         },
         this.component('sparkplug'),
       );
@@ -135,6 +123,7 @@ export class Agent {
         : { topic: this.statusTopic, payload: 'offline', retain: true, qos: 1 },
       log: this.component('mqtt'),
       backoff: this.deps.brokerBackoff,
+      writeCache: false,
     });
     this.client = client;
     this.sparkplug?.attach(
@@ -173,6 +162,8 @@ export class Agent {
     this.writes = new WriteService(() => this.config, sourceExecutor(this.sources), writeLog);
     new MqttWriteHandler(config.site, config.node, this.writes, writeLog).attach(client);
     await this.startDevices();
+    // The broker may have connected while the drivers loaded, before there were tags to list.
+    if (client.connected) this.publishManifest(client);
     const started = await this.healthService.start({
       health: () => this.health(),
       metrics: () => agentMetricsSnapshot(this.state()),
@@ -216,7 +207,7 @@ export class Agent {
     this.config = config;
     await this.startDevices(previous);
     this.reloads.applied += 1;
-    this.sparkplug?.redefine(this.sparkplugDevices());
+    this.sparkplug?.redefine(sparkplugDevices(this.config));
     if (this.client?.connected) this.publishManifest(this.client);
     if (restartNeeded.length > 0)
       this.log.warn(
@@ -280,7 +271,7 @@ export class Agent {
   private onConnect(): void {
     const client = this.client!;
     if (!this.sparkplug) client.publish(this.statusTopic, 'online', { qos: 1, retain: true });
-    this.publishManifest(client);
+    if (this.deviceSources) this.publishManifest(client);
     this.deviceStatus.reset();
     if (this.broker.everConnected) this.broker.reconnects += 1;
     this.broker.everConnected = true;
@@ -323,20 +314,6 @@ export class Agent {
     return withSequence(String(record.payload), record.id, historical);
   }
 
-  /** Every device with its tags as metrics named `<asset>/<tag>`. */
-  private sparkplugDevices(): SparkplugSessionOptions['devices'] {
-    return this.config.devices.map((d) => {
-      const driver = driverFor(d);
-      return {
-        name: d.name,
-        metrics: d.tags.map((t) => ({
-          name: `${t.asset ?? d.asset}/${t.name}`,
-          type: driver.tagKind(d, t),
-        })),
-      };
-    });
-  }
-
   /** What a birth reports for a metric: the last value published. */
   private currentSample(device: string, metric: string): SparkplugSample | undefined {
     const last = this.devices.find((d) => d.config.name === device)?.tags.get(metric)?.last;
@@ -354,27 +331,14 @@ export class Agent {
       config: device,
       source: sources[i]!,
       tags: buildTags(config, device),
+      publisher: publisherFor(config, device, this.outbox!),
       cycles: 0,
       missedCycles: 0,
     }));
-    this.publishers = new Map(
-      this.devices.map((d) => [d.config.name, this.publisherFor(d.config)]),
-    );
     this.sources.clear();
     for (const d of this.devices) this.sources.set(d.config.name, d.source);
     carryOverState(this.devices, previous);
-    this.log.info(
-      {
-        devices: this.devices.map((d) => ({
-          name: d.config.name,
-          endpoint: driverFor(d.config).endpoint(d.config),
-          tags: d.tags.size,
-          ...(d.source.planned ? { requests: d.source.planned.length } : {}),
-          pollMs: d.config.pollIntervalMs,
-        })),
-      },
-      'agent started',
-    );
+    this.log.info({ devices: this.devices.map(describeDevice) }, 'agent started');
     this.scheduler.start(this.devices);
   }
 
@@ -384,31 +348,9 @@ export class Agent {
     this.deviceSources = undefined;
   }
 
-  private publisherFor(device: DeviceConfig): CyclePublisher {
-    const outbox = this.outbox!;
-    const { site, area, line, node } = this.config;
-    if (this.sparkplug)
-      return new SparkplugDataPublisher(
-        outbox,
-        sparkplugTopic({
-          group: this.config.sparkplug.groupId ?? site,
-          verb: 'DDATA',
-          edgeNode: node,
-          device: device.name,
-        }),
-      );
-    if ((device.publishMode ?? this.config.publish.mode) === 'asset')
-      return new AssetBatchPublisher(outbox, (asset) => assetTopic({ site, area, line, asset }));
-    return new TagJsonPublisher(outbox);
-  }
-
   private onCycle(device: DeviceRuntime, readings: Reading[], tookMs: number): number {
     this.healthService.observePoll(device.config.name, tookMs);
-    const { read, accepted } = publishCycle(
-      device,
-      readings,
-      this.publishers.get(device.config.name)!,
-    );
+    const { read, accepted } = publishCycle(device, readings);
     this.samplesRead += read;
     this.samplesAccepted += accepted;
     if (this.client)

@@ -3,6 +3,7 @@ import { tagTopic } from '../protocols/mqtt/topics.js';
 import { driverFor, type DeviceConfig } from '../protocols/registry.js';
 import type { TagSource } from '../protocols/types.js';
 import type { AgentConfig } from './config.js';
+import type { CyclePublisher } from './publishers.js';
 import type { TagRuntime } from './tag-model.js';
 
 /** A configured device while the agent polls it. */
@@ -11,6 +12,8 @@ export interface DeviceRuntime {
   source: TagSource;
   /** By tag id (`<asset>/<name>`). */
   tags: Map<string, TagRuntime>;
+  /** Its output encoding (publish.output, publish.mode or the device's publishMode). */
+  publisher: CyclePublisher;
   cycles: number;
   missedCycles: number;
 }
@@ -61,4 +64,15 @@ export function carryOverState(
       const before = previous.get(t.id);
       if (before?.topic === t.topic) t.last = before.last;
     }
+}
+
+/** A device as the start-up log shows it. */
+export function describeDevice(d: DeviceRuntime) {
+  return {
+    name: d.config.name,
+    endpoint: driverFor(d.config).endpoint(d.config),
+    tags: d.tags.size,
+    ...(d.source.planned ? { requests: d.source.planned.length } : {}),
+    pollMs: d.config.pollIntervalMs,
+  };
 }

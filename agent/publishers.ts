@@ -1,7 +1,13 @@
 import { AssetBatchWriter, encodeTagPayload } from '../protocols/mqtt/payload.js';
+import { sparkplugTopic } from '../protocols/mqtt/sparkplug-topic.js';
+import { assetTopic } from '../protocols/mqtt/topics.js';
+import { tagId } from '../protocols/driver.js';
+import { driverFor, type DeviceConfig } from '../protocols/registry.js';
 import type { Reading, TagValue } from '../protocols/types.js';
+import type { AgentConfig } from './config.js';
 import type { DeviceRuntime } from './device-runtime.js';
 import { encodeSamples, type StoredSample } from './sparkplug-records.js';
+import type { SparkplugSessionOptions } from './sparkplug-session.js';
 import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
 
 /** Where encoded messages go: the outbox. */
@@ -90,8 +96,8 @@ export class SparkplugDataPublisher implements CyclePublisher {
 export function publishCycle(
   device: DeviceRuntime,
   readings: readonly Reading[],
-  publisher: CyclePublisher,
 ): { read: number; accepted: number } {
+  const { publisher } = device;
   let read = 0;
   let accepted = 0;
   for (const r of readings) {
@@ -100,10 +106,49 @@ export function publishCycle(
     read += 1;
     const v = r.value === null ? null : toEngineering(r.value, tag.scale, tag.offset);
     if (!shouldPublish(tag.last, v, r.quality, tag.policy, r.ts)) continue;
-    tag.last = { v, q: r.quality, at: r.ts };
+    // In place: a new object per sample lives one cycle, and at 100,000 samples/s that is
+    // megabytes a second promoted to the old generation (bench:footprint heap profile).
+    if (tag.last) {
+      tag.last.v = v;
+      tag.last.q = r.quality;
+      tag.last.at = r.ts;
+    } else tag.last = { v, q: r.quality, at: r.ts };
     accepted += 1;
     publisher.add(tag, v, r);
   }
   publisher.end();
   return { read, accepted };
+}
+
+/** The device's output: Sparkplug DDATA, or JSON per tag or per asset (publish.mode, per device). */
+export function publisherFor(
+  config: AgentConfig,
+  device: DeviceConfig,
+  sink: MessageSink,
+): CyclePublisher {
+  const { site, area, line, node } = config;
+  if (config.publish.output === 'sparkplug')
+    return new SparkplugDataPublisher(
+      sink,
+      sparkplugTopic({
+        group: config.sparkplug.groupId ?? site,
+        verb: 'DDATA',
+        edgeNode: node,
+        device: device.name,
+      }),
+    );
+  if ((device.publishMode ?? config.publish.mode) === 'asset')
+    return new AssetBatchPublisher(sink, (asset) => assetTopic({ site, area, line, asset }));
+  return new TagJsonPublisher(sink);
+}
+
+/** Sparkplug births: every device with its tags as metrics named `<asset>/<tag>`. */
+export function sparkplugDevices(config: AgentConfig): SparkplugSessionOptions['devices'] {
+  return config.devices.map((d) => {
+    const driver = driverFor(d);
+    return {
+      name: d.name,
+      metrics: d.tags.map((t) => ({ name: tagId(d, t), type: driver.tagKind(d, t) })),
+    };
+  });
 }
