@@ -3,7 +3,7 @@ import { silentLogger } from '../core/logger.js';
 import { httpSchema } from './config.js';
 import type { GatewayStats } from './gateway.js';
 import { GatewayHttp, type GatewayHealth, type GatewaySource } from './http.js';
-import type { SinkStats } from './spool-sink.js';
+import type { SinkStats } from './sink-report.js';
 
 const TOKEN = 'a-gateway-token-0123456789';
 
