@@ -1,4 +1,12 @@
-import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import {
+  interceptSentPackets,
+  isPlainPuback,
+  writePlainPubacks,
+  type PubackPacket,
+  type SendPacket,
+  type SentCallback,
+} from '../protocols/mqtt/client-internals.js';
 
 /** One QoS 1 message whose PUBACK waits until its points are durable. */
 export interface AckTicket {
@@ -7,10 +15,8 @@ export interface AckTicket {
   readonly connection: number;
   durable: boolean;
   /** mqtt.js's PUBACK for it, held back until the points are durable. */
-  puback?: Packet;
+  puback?: PubackPacket;
 }
-
-type SendPacket = (packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
 
 export interface AckStats {
   /** Messages received whose PUBACK is held (points not yet in InfluxDB or the spool). */
@@ -34,8 +40,9 @@ export interface AckStats {
  * at a time and reads the next only after that callback, so delaying it until a batch is durable
  * lets one message through per batch (measured: 40 messages in 2 s with a 50 ms delay). Instead
  * mqtt.js acknowledges at once as usual and this class catches the PUBACK on its way out, in the
- * client's `_sendPacket`, and sends it later. That method is private to mqtt.js 5.x:
- * `gateway/spool-acks.test.ts` runs against a real broker to catch an upgrade that changes it.
+ * client's `_sendPacket`, and sends it later. That method is private to mqtt.js 5.x, so it is
+ * reached only through `protocols/mqtt/client-internals.ts`, whose contract test (and
+ * `gateway/spool-acks.test.ts`) runs against a real broker to catch an upgrade that changes it.
  */
 export class AckGate {
   private connection = 0;
@@ -45,7 +52,7 @@ export class AckGate {
   private redelivered = 0;
 
   /** mqtt.js's "sent" callback of the PUBACK that stopped reading, while it is stopped. */
-  private paused?: () => void;
+  private paused?: SentCallback;
 
   /**
    * `readMore` says whether to read the next message now. Receive Maximum alone does not bound
@@ -56,30 +63,21 @@ export class AckGate {
     private readonly client: MqttClient,
     private readonly readMore: () => boolean = () => true,
   ) {
-    const target = client as unknown as { _sendPacket?: SendPacket };
-    const original = target._sendPacket;
-    if (typeof original !== 'function')
-      throw new Error(
-        'this mqtt.js has no _sendPacket, so the gateway cannot hold PUBACKs until points are durable; use mqtt 5.x',
-      );
-    const send: SendPacket = original.bind(client);
-    this.send = send;
-    target._sendPacket = (packet, cb, ...rest) => {
-      if (packet.cmd === 'puback' && packet.messageId !== undefined) {
-        const ticket = this.held.get(packet.messageId);
-        if (ticket && !ticket.durable) {
-          ticket.puback = packet;
-          // Telling mqtt.js it went out makes it read the next message; while too much waits
-          // to be written, that waits, so the socket stops being read and the broker queues.
-          if (this.readMore()) cb?.();
-          else this.paused = cb ?? (() => undefined);
-          return;
-        }
-        if (ticket) this.held.delete(packet.messageId);
-        this.acked += 1;
+    this.send = interceptSentPackets(client, (packet, cb) => {
+      if (packet.cmd !== 'puback' || packet.messageId === undefined) return false;
+      const ticket = this.held.get(packet.messageId);
+      if (ticket && !ticket.durable) {
+        ticket.puback = packet;
+        // Telling mqtt.js it went out makes it read the next message; while too much waits
+        // to be written, that waits, so the socket stops being read and the broker queues.
+        if (this.readMore()) cb?.();
+        else this.paused = cb ?? (() => undefined);
+        return true;
       }
-      send(packet, cb, ...rest);
-    };
+      if (ticket) this.held.delete(packet.messageId);
+      this.acked += 1;
+      return false;
+    });
     client.on('close', () => {
       this.connection += 1;
       this.redelivered += this.held.size;
@@ -119,8 +117,7 @@ export class AckGate {
    * and a batch of thousands queued that way held over 100 MB in the socket's buffer.
    */
   release(tickets: readonly AckTicket[]): void {
-    let plain: Buffer | undefined;
-    let bytes = 0;
+    const plain: number[] = [];
     for (const ticket of tickets) {
       ticket.durable = true;
       // From a closed connection: the broker redelivers it; counted at the close.
@@ -131,19 +128,10 @@ export class AckGate {
         continue;
       }
       this.acked += 1;
-      const { puback } = ticket;
-      if ('properties' in puback || ('reasonCode' in puback && puback.reasonCode)) {
-        this.send(puback);
-        continue;
-      }
-      plain ??= Buffer.allocUnsafe(tickets.length * 4);
-      // PUBACK, remaining length 2, packet id: success in MQTT 3.1.1 and 5 alike.
-      plain[bytes] = 0x40;
-      plain[bytes + 1] = 2;
-      plain.writeUInt16BE(ticket.messageId, bytes + 2);
-      bytes += 4;
+      if (isPlainPuback(ticket.puback)) plain.push(ticket.messageId);
+      else this.send(ticket.puback);
     }
-    if (plain && bytes > 0) this.client.stream.write(plain.subarray(0, bytes));
+    writePlainPubacks(this.client, plain);
     this.resume();
   }
 }
