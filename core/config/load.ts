@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { fieldsAt } from './zod-introspect.js';
 
 /** `['devices', 0, 'tags', 3, 'address']` → `devices[0].tags[3].address`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -76,36 +77,6 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
     cur = (cur as Record<PropertyKey, unknown>)[part];
   }
   return cur;
-}
-
-interface SchemaDef {
-  type: string;
-  shape?: Record<string, z.ZodType>;
-  element?: z.ZodType;
-  innerType?: z.ZodType;
-  in?: z.ZodType;
-  options?: z.ZodType[];
-}
-
-/** The object fields a schema allows at `path`, to suggest the field a typo meant. */
-function fieldsAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
-  let cur: z.ZodType | undefined = schema;
-  let i = 0;
-  while (cur) {
-    const def: SchemaDef = (cur as unknown as { _zod: { def: SchemaDef } })._zod.def;
-    if (def.innerType) cur = def.innerType;
-    else if (def.in) cur = def.in;
-    // A union (device kinds): the fields of every option, so a typo in any of them is matched.
-    else if (def.options)
-      return [...new Set(def.options.flatMap((o) => fieldsAt(o, path.slice(i))))];
-    else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
-    else if (def.element) {
-      cur = def.element;
-      i += 1;
-    } else if (def.shape) cur = def.shape[String(path[i++])];
-    else return [];
-  }
-  return [];
 }
 
 function editDistance(a: string, b: string): number {
