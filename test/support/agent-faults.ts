@@ -332,6 +332,17 @@ export function largestGap(samples: { tag: TagPayload }[], from: number, to: num
 }
 
 /**
+ * The largest gap between samples that still means the agent kept polling: ten poll intervals,
+ * or one poll as slow as the slowest the agent measured (`health`, read after the stretch being
+ * checked) plus two intervals. On a loaded machine a read of the simulator can time out (500 ms)
+ * and be retried, and the agent reports that poll's latency; a longer gap than this means polling
+ * itself stopped. Samples lost would show in the counts, which the tests check exactly.
+ */
+export function allowedGap(health: AgentHealth): number {
+  return Math.max(10 * POLL_MS, health.pollLatencyMs.max + 2 * POLL_MS);
+}
+
+/**
  * Stops the simulator so the agent goes quiet (every tag turns bad once, then nothing changes),
  * and waits until it accepted nothing more for a second and its outbox is empty.
  */
