@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { openSqlite, pragma, type Sqlite, type SqliteStatement } from '../core/sqlite.js';
 import type { Aedes } from 'aedes';
+import { createMemoryStore } from './aedes-internals.js';
 
 /** The parts of a PUBLISH packet the store keeps. */
 export interface StoredPacket {
@@ -19,36 +19,6 @@ export interface StoredPacket {
 interface ClientRef {
   id: string;
 }
-
-/** aedes-persistence's in-memory store (its async API), which this one wraps. */
-interface MemoryStore {
-  setup(broker: Aedes): Promise<void>;
-  storeRetained(packet: StoredPacket): Promise<void>;
-  createRetainedStream(pattern: string): Readable;
-  createRetainedStreamCombi(patterns: string[]): Readable;
-  addSubscriptions(client: ClientRef, subs: unknown[]): Promise<void>;
-  removeSubscriptions(client: ClientRef, subs: string[]): Promise<void>;
-  subscriptionsByClient(client: ClientRef): Promise<unknown[]>;
-  countOffline(): Promise<{ subsCount: number; clientsCount: number }>;
-  subscriptionsByTopic(pattern: string): Promise<unknown[]>;
-  cleanSubscriptions(client: ClientRef): Promise<void>;
-  outgoingEnqueue(sub: unknown, packet: unknown): Promise<void>;
-  outgoingEnqueueCombi(subs: unknown[], packet: unknown): Promise<void>;
-  outgoingUpdate(client: ClientRef, packet: unknown): Promise<void>;
-  outgoingClearMessageId(client: ClientRef, packet: unknown): Promise<unknown>;
-  outgoingStream(client: ClientRef): Readable;
-  incomingStorePacket(client: ClientRef, packet: unknown): Promise<void>;
-  incomingGetPacket(client: ClientRef, packet: unknown): Promise<unknown>;
-  incomingDelPacket(client: ClientRef, packet: unknown): Promise<void>;
-  cleanIncoming(client: ClientRef): Promise<void>;
-  getClientList(topic: string): Readable;
-  destroy(): Promise<void>;
-}
-
-// The package has no ESM entry for its async class, and aedes itself depends on this version.
-const MemoryPersistence = createRequire(import.meta.url)(
-  'aedes-persistence/asyncPersistence.js',
-) as new () => MemoryStore;
 
 export interface PersistenceStats {
   retained: number;
@@ -69,7 +39,7 @@ export interface PersistenceStats {
  * loss the last changes may be lost). The number of retained topics is bounded by `maxRetained`.
  */
 export class SqlitePersistence {
-  private readonly memory = new MemoryPersistence();
+  private readonly memory = createMemoryStore();
   private readonly db: Sqlite;
   private readonly wills = new Map<string, StoredPacket>();
   private readonly retainedTopics = new Set<string>();
