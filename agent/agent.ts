@@ -123,7 +123,6 @@ export class Agent {
         : { topic: this.statusTopic, payload: 'offline', retain: true, qos: 1 },
       log: this.component('mqtt'),
       backoff: this.deps.brokerBackoff,
-      writeCache: false,
     });
     this.client = client;
     this.sparkplug?.attach(

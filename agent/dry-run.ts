@@ -15,7 +15,7 @@ import type { Quality, Reading, TagSource, TagValue } from '../protocols/types.j
 import { tagId } from '../protocols/driver.js';
 import { driverFor, openSources } from '../protocols/registry.js';
 import { agentStateDir, type AgentConfig, type DeviceConfig } from './config.js';
-import { toEngineering } from './tag-model.js';
+import { toEngineering } from '../protocols/tag-values.js';
 
 export interface DryRunTag {
   /** `<asset>/<name>`, as in the agent's logs and the tag manifest. */

@@ -8,7 +8,8 @@ import type { AgentConfig } from './config.js';
 import type { DeviceRuntime } from './device-runtime.js';
 import { encodeSamples, type StoredSample } from './sparkplug-records.js';
 import type { SparkplugSessionOptions } from './sparkplug-session.js';
-import { shouldPublish, toEngineering, type TagRuntime } from './tag-model.js';
+import { toEngineering } from '../protocols/tag-values.js';
+import { shouldPublish, type TagRuntime } from './tag-model.js';
 
 /** Where encoded messages go: the outbox. */
 export interface MessageSink {

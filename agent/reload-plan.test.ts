@@ -29,7 +29,14 @@ const change = (patch: (c: AgentConfig) => void): AgentConfig => {
 describe('planReload', () => {
   it.each<[string, (c: AgentConfig) => void, string[]]>([
     ['nothing changed', () => {}, []],
-    ['a tag added', (c) => c.devices[0]!.tags.push({ ...c.devices[0]!.tags[0]!, name: 'x' }), []],
+    [
+      'a tag added',
+      (c) => {
+        const d = c.devices[0]!;
+        if (d.protocol !== 'opcua') d.tags.push({ ...d.tags[0]!, name: 'x' });
+      },
+      [],
+    ],
     ['poll interval', (c) => (c.devices[0]!.pollIntervalMs = 250), []],
     [
       'publish mode and heartbeat',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { shouldPublish, toEngineering, toRaw, type PublishPolicy } from './tag-model.js';
+import { toEngineering, toRaw } from '../protocols/tag-values.js';
+import { shouldPublish, type PublishPolicy } from './tag-model.js';
 
 describe('toEngineering / toRaw', () => {
   it.each([

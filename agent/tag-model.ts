@@ -33,23 +33,6 @@ export interface TagRuntime {
 }
 
 /**
- * raw × scale + offset, rounded to 12 significant digits so that 253 × 0.1 reads 25.3 rather
- * than 25.300000000000001 in every dashboard downstream.
- */
-export function toEngineering(raw: TagValue, scale: number, offset: number): TagValue {
-  if (typeof raw !== 'number') return raw;
-  if (scale === 1 && offset === 0) return raw;
-  return Number((raw * scale + offset).toPrecision(12));
-}
-
-/** Inverse of toEngineering, for writes; the codec then checks the raw value fits its type. */
-export function toRaw(value: TagValue, scale: number, offset: number, integer: boolean): TagValue {
-  if (typeof value !== 'number') return value;
-  const raw = (value - offset) / scale;
-  return integer ? Math.round(raw) : raw;
-}
-
-/**
  * Report by exception: publish when quality changes (always), when nothing was published for
  * `maxSilenceMs`, or when the value changed beyond the deadbands (booleans and strings on any
  * change) and `minIntervalMs` has passed since the last publish.

@@ -1,17 +1,10 @@
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ValueFormat } from '../protocols/modbus/codec.js';
+import { driverFor } from '../protocols/registry.js';
+import { MAX_WRITE_TEXT, WriteRefused } from '../protocols/tag-values.js';
 import type { TagSource, TagValue } from '../protocols/types.js';
 import type { AgentConfig } from './config.js';
-import {
-  findWritableTag,
-  opcuaRawValue,
-  parseWriteValue,
-  rawWriteValue,
-  targetAddress,
-  WriteRefused,
-  type WriteTarget,
-} from './guarded-write.js';
+import { findWritableTag, targetAddress, type WriteTarget } from './guarded-write.js';
 
 export interface WriteRequest {
   /** `asset/tag`. Requests are queued per ref, so callers must always spell a tag the same way. */
@@ -57,9 +50,6 @@ export function sourceExecutor(
 }
 
 type Outcome = 'accepted' | 'refused' | 'failed';
-
-/** Longest text a write may carry; longer would only bloat logs and results before being refused. */
-const MAX_TEXT = 256;
 
 /**
  * Writes to PLC tags on request, whatever the transport: every request passes the agent's
@@ -123,18 +113,12 @@ export class WriteService {
         );
       }
       target = findWritableTag(config, req.ref);
-      if (target.kind === 'opcua') {
-        value = anyTagValue(req.value, target.id);
-        raw = opcuaRawValue(value, target.tag);
-        checkLimits(
-          typeof raw === 'number' && typeof value === 'string' ? Number(value) : value,
-          target,
-        );
-      } else {
-        value = requestedValue(req.value, target.spec.format, target.id);
-        checkLimits(value, target);
-        raw = rawWriteValue(value, target.spec, target.tag.scale, target.tag.offset, target.id);
-      }
+      ({ value, raw } = driverFor(target.device).prepareWrite(
+        target.device,
+        target.tag,
+        req.value,
+        target.id,
+      ));
     } catch (err) {
       // Anything before the device is reached is a refusal: nothing was sent.
       return this.finish('refused', req, { reason: errorMessage(err) });
@@ -187,54 +171,9 @@ export class WriteService {
   }
 }
 
-/** A value in a message: never a runaway payload copied into every log line and result. */
-function shown(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string' && value.length > MAX_TEXT)
-    return `a text of ${value.length} characters`;
-  return JSON.stringify(value) ?? String(value);
-}
-
 /** What was asked for, to echo in a refusal, when it is small enough to echo. */
 function echoed(value: unknown): TagValue | undefined {
   if (typeof value === 'number' || typeof value === 'boolean') return value;
-  if (typeof value === 'string' && value.length <= MAX_TEXT) return value;
+  if (typeof value === 'string' && value.length <= MAX_WRITE_TEXT) return value;
   return undefined;
-}
-
-/** The request's value as the tag's type: JSON types must match it; text follows the CLI's rules. */
-function requestedValue(value: unknown, format: ValueFormat, label: string): TagValue {
-  const wants = format.type === 'bool' ? 'boolean' : format.type === 'string' ? 'string' : 'number';
-  const hint = wants === 'boolean' ? 'true or false' : wants === 'string' ? 'text' : 'a number';
-  if (typeof value === 'string') {
-    if (value.length > MAX_TEXT)
-      throw new WriteRefused(`${label} takes ${hint}, not ${shown(value)}`);
-    try {
-      return parseWriteValue(value, format);
-    } catch (err) {
-      throw new WriteRefused(`${label}: ${errorMessage(err)}`);
-    }
-  }
-  if (typeof value !== wants || (typeof value === 'number' && !Number.isFinite(value)))
-    throw new WriteRefused(`${label} takes ${hint}, not ${shown(value)}`);
-  return value as TagValue;
-}
-
-/** OPC UA: any JSON scalar; the node's DataType decides at the device whether it fits. */
-function anyTagValue(value: unknown, label: string): TagValue {
-  if (typeof value === 'string' && value.length <= MAX_TEXT) return value;
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  throw new WriteRefused(`${label} takes a number, true/false or text, not ${shown(value)}`);
-}
-
-function checkLimits(value: TagValue, { tag, id }: WriteTarget): void {
-  if (typeof value !== 'number') return;
-  if (tag.min !== undefined && value < tag.min)
-    throw new WriteRefused(`${id}=${value} is below the tag's limit min ${tag.min}`);
-  if (tag.max !== undefined && value > tag.max)
-    throw new WriteRefused(`${id}=${value} is above the tag's limit max ${tag.max}`);
 }

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadAgentConfig } from '../agent/config.js';
 import { lineTransport } from '../protocols/modbus/config.js';
-import { findWritableTag, parseWriteValue, rawWriteValue } from '../agent/guarded-write.js';
+import { findWritableTag } from '../agent/guarded-write.js';
+import { parseWriteValue, rawWriteValue } from '../protocols/modbus/write-value.js';
 import { ModbusDeviceSource, type ModbusTagSpec } from '../protocols/modbus/device-source.js';
 import { hintFor } from '../protocols/modbus/hints.js';
 import { ModbusLine } from '../protocols/modbus/line.js';
@@ -62,19 +63,21 @@ async function plan(
     const all = target ? [target, ...assignments] : assignments;
     return all.map((text) => {
       const [ref, valueText] = splitAssignment(text);
-      const t = findWritableTag(config, ref);
-      if (t.kind === 'opcua')
+      const { device, tag, id } = findWritableTag(config, ref);
+      if (device.protocol === 'opcua')
         throw new Error(
-          `${t.id} is on OPC UA device ${t.device.name}: this tool writes Modbus; write it through the agent (MQTT write request)`,
+          `${id} is on OPC UA device ${device.name}: this tool writes Modbus; write it through the agent (MQTT write request)`,
         );
-      const value = parseWriteValue(valueText, t.spec.format);
+      if (!('address' in tag)) throw new Error(`${id} has no Modbus address`);
+      const spec = resolveTag(id, tag, device.byteOrder);
+      const value = parseWriteValue(valueText, spec.format);
       return {
-        label: t.id,
-        device: t.device.name,
-        transport: lineTransport(t.device),
-        unitId: t.device.unitId,
-        spec: t.spec,
-        raw: rawWriteValue(value, t.spec, t.tag.scale, t.tag.offset, t.id),
+        label: id,
+        device: device.name,
+        transport: lineTransport(device),
+        unitId: device.unitId,
+        spec,
+        raw: rawWriteValue(value, spec, tag.scale, tag.offset, id),
       };
     });
   }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../core/logger.js';
-import type { TagSource } from './types.js';
+import type { TagSource, TagValue } from './types.js';
 
 /**
  * What a protocol gives the agent: a device schema, a way to build sources for configured
@@ -23,6 +23,17 @@ export interface ProtocolDriver<
   canonicalAddress(device: Device, tag: Device['tags'][number]): string | undefined;
   /** The value type of a tag before it is read: a Sparkplug birth declares it. */
   tagKind(device: Device, tag: Device['tags'][number]): TagKind;
+  /**
+   * A write request's value for this tag: `value` in engineering units, within the tag's min and
+   * max, and `raw` as the device takes it (scale and offset reversed, checked against the type
+   * where the config knows it). Throws WriteRefused (tag-values.ts) naming what and why.
+   */
+  prepareWrite(
+    device: Device,
+    tag: Device['tags'][number],
+    requested: unknown,
+    label: string,
+  ): { value: TagValue; raw: TagValue };
   /**
    * For drivers whose values arrive on their own (subscriptions): how long after the first read
    * every value may take to arrive, ms. `agent --test` reads until then.

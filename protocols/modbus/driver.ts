@@ -4,6 +4,7 @@ import { lineTransport, modbusDeviceSchema } from './config.js';
 import { specAddress } from './ranges.js';
 import { resolveTag } from './tag-spec.js';
 import { describeTransport } from './transport.js';
+import { prepareModbusWrite } from './write-value.js';
 
 /** Modbus TCP, RTU and RTU over TCP. */
 export const modbusDriver: ProtocolDriver<typeof modbusDeviceSchema> = {
@@ -17,6 +18,7 @@ export const modbusDriver: ProtocolDriver<typeof modbusDeviceSchema> = {
     const { type } = resolveTag(tagId(device, tag), tag, device.byteOrder).format;
     return type === 'bool' ? 'boolean' : type === 'string' ? 'string' : 'number';
   },
+  prepareWrite: prepareModbusWrite,
   checkDevices(devices, report) {
     // Devices on one line share its connection: one serial setting, distinct unit ids.
     const lines = new Map<string, { index: number; serial: string; unitIds: Set<number> }>();

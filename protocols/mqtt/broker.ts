@@ -61,12 +61,6 @@ export interface ConnectOptions {
   persistentSession?: { expirySec: number };
   /** MQTT 5 Receive Maximum: QoS 1 messages the broker may send before they are acknowledged. */
   receiveMaximum?: number;
-  /**
-   * mqtt.js's writeCache: 65,536 pre-encoded packet ids (6.6 MiB of heap, ~10 MiB RSS) that save a
-   * 2-byte allocation per packet. The agent turns it off: its data goes out through raw-publish.ts,
-   * so mqtt.js writes only a few packets. mqtt-packet holds the setting process-wide.
-   */
-  writeCache?: boolean;
 }
 
 /**
@@ -91,7 +85,6 @@ export function connectBroker(config: BrokerConfig, options: ConnectOptions): Mq
     // unavailable): the agent would stay offline until restarted even once the broker is fixed.
     // Keep retrying on the same capped backoff as any other failure.
     reconnectOnConnackError: true,
-    writeCache: options.writeCache ?? true,
   };
   if (options.will) clientOptions.will = options.will;
   if (config.protocolVersion === 5) {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ProtocolDriver } from '../driver.js';
 import { opcuaDeviceSchema } from './config.js';
+import { prepareOpcuaWrite } from './write-value.js';
 
 let libraryLogsRouted = false;
 
@@ -13,6 +14,7 @@ export const opcuaDriver: ProtocolDriver<typeof opcuaDeviceSchema> = {
   canonicalAddress: (_device, tag) => tag.node ?? tag.path,
   // A birth goes out before the server is read: the configured type, else a number.
   tagKind: (_device, tag) => tag.type ?? 'number',
+  prepareWrite: (_device, tag, requested, label) => prepareOpcuaWrite(tag, requested, label),
   settleMs: (device) => device.connectTimeoutMs,
   async open({ log, stateDir }) {
     // node-opcua is big and slow to load: only agents with OPC UA devices pay for it.

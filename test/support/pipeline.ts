@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadAgentConfig, type AgentConfig, type ModbusDeviceConfig } from '../../agent/config.js';
-import { toEngineering } from '../../agent/tag-model.js';
+import { toEngineering } from '../../protocols/tag-values.js';
 import { AREAS, parseTagAddress } from '../../protocols/modbus/address.js';
 import { REGISTER_BASE } from '../../simulators/micro820/model.js';
 import { Micro820Simulator } from '../../simulators/micro820/simulator.js';
