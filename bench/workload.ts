@@ -13,7 +13,7 @@ import { encodeValue, registerCount } from '../protocols/modbus/codec.js';
 import { ExceptionCode, ModbusException } from '../protocols/modbus/pdu.js';
 import { SimulatorRuntime, type SteppingDevice } from '../simulators/runtime.js';
 import { syntheticLayout, type SyntheticTag } from '../simulators/synthetic.js';
-import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
+import { CLI, freePort, start, type Running } from '../test/support/processes.js';
 import { MqttFramer, mqttPacket, mqttString } from './mqtt-packets.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -322,6 +322,14 @@ export function agentConfig(o: {
   };
 }
 
+/**
+ * BENCH_AGENT_NODE_OPTIONS as node arguments: NODE_OPTIONS refuses most V8 flags
+ * (--optimize-for-size, --trace-gc-nvp, ...), the command line takes them all.
+ */
+export function agentNodeFlags(): string[] {
+  return (process.env.BENCH_AGENT_NODE_OPTIONS ?? '').split(/\s+/).filter((f) => f !== '');
+}
+
 export async function startAgent(
   config: object,
   dir: string,
@@ -331,15 +339,13 @@ export async function startAgent(
   writeFileSync(file, JSON.stringify(config));
   const args = ['agent', '--config', file, '--stats-interval', '2'];
   // BENCH_PROFILE=<dir>: the agent writes a V8 CPU profile there on stop (node --cpu-prof).
-  // BENCH_AGENT_NODE_OPTIONS: V8 flags for the agent alone, e.g. heap limits.
-  const env = { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS ?? '' };
-  const agent = process.env.BENCH_PROFILE
-    ? start(
-        process.execPath,
-        ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, CLI, ...args],
-        env,
-      )
-    : startCli(args, env);
+  // BENCH_AGENT_NODE_OPTIONS: node/V8 flags for the agent alone, e.g. heap limits.
+  const profile = process.env.BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+    : [];
+  const agent = start(process.execPath, [...agentNodeFlags(), ...profile, CLI, ...args], {
+    NODE_OPTIONS: '',
+  });
   try {
     // Parsing a 10,000-tag config takes seconds on a busy machine.
     await agent.waitForOutput(/"msg":"health endpoint listening"/, 90_000);
