@@ -11,12 +11,19 @@ import type { Reading, TagSource } from '../protocols/types.js';
 import { agentStateDir, outboxPath, type AgentConfig } from './config.js';
 import { buildTags, carryOverState, describeDevice, type DeviceRuntime } from './device-runtime.js';
 import { DeviceStatusPublisher } from './device-status.js';
-import { agentHealth, agentMetricsSnapshot, type AgentHealth, type AgentState } from './health.js';
+import {
+  agentHealth,
+  agentMetricsSnapshot,
+  agentStats,
+  type AgentHealth,
+  type AgentState,
+  type AgentStats,
+} from './health.js';
 import { HealthService } from './health-service.js';
 import { agentScanOptions, InventoryPublisher } from './inventory-publisher.js';
 import { tagManifest } from './manifest.js';
 import { MqttWriteHandler } from './mqtt-writes.js';
-import { Outbox, type OutboxStats } from './outbox.js';
+import { Outbox } from './outbox.js';
 import { publishCycle, publisherFor, sparkplugDevices } from './publishers.js';
 import { planReload } from './reload-plan.js';
 import { PollScheduler, type PollWindow } from './scheduler.js';
@@ -25,22 +32,7 @@ import type { SparkplugSample, SparkplugSession } from './sparkplug-session.js';
 import type { TagRuntime } from './tag-model.js';
 import { sourceExecutor, WriteService } from './write-service.js';
 
-export type { AgentHealth, DeviceHealth } from './health.js';
-
-export interface AgentStats {
-  samplesRead: number;
-  /** Samples that passed report-by-exception into the outbox. */
-  samplesAccepted: number;
-  pollLatencyMs: AgentHealth['pollLatencyMs'];
-  outbox?: OutboxStats;
-  devices: {
-    name: string;
-    connected: boolean;
-    lastError?: string;
-    cycles: number;
-    missedCycles: number;
-  }[];
-}
+export type { AgentHealth, AgentStats, DeviceHealth } from './health.js';
 
 export interface AgentDeps {
   log: Logger;
@@ -243,19 +235,7 @@ export class Agent {
   }
 
   get stats(): AgentStats {
-    return {
-      samplesRead: this.samplesRead,
-      samplesAccepted: this.samplesAccepted,
-      pollLatencyMs: this.scheduler.latency.summary(),
-      ...(this.outbox ? { outbox: this.outbox.stats } : {}),
-      devices: this.devices.map((d) => ({
-        name: d.config.name,
-        connected: d.source.status.connected,
-        lastError: d.source.status.lastError,
-        cycles: d.cycles,
-        missedCycles: d.missedCycles,
-      })),
-    };
+    return agentStats(this.state());
   }
 
   /** Figures since the previous call (poll latency, samples, missed cycles), then starts a new window. */

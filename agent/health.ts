@@ -47,6 +47,21 @@ export interface AgentHealth {
   lastError?: { message: string; at: number };
 }
 
+export interface AgentStats {
+  samplesRead: number;
+  /** Samples that passed report-by-exception into the outbox. */
+  samplesAccepted: number;
+  pollLatencyMs: ReturnType<LatencyHistogram['summary']>;
+  outbox?: OutboxStats;
+  devices: {
+    name: string;
+    connected: boolean;
+    lastError?: string;
+    cycles: number;
+    missedCycles: number;
+  }[];
+}
+
 /** The agent's figures at one moment, from which health and metrics are built. */
 export interface AgentState {
   config: AgentConfig;
@@ -156,6 +171,23 @@ export function agentMetricsSnapshot(s: AgentState): AgentMetricsSnapshot {
       cycles: d.cycles,
       missedCycles: d.missedCycles,
       dropped: d.source.status.dropped ?? 0,
+    })),
+  };
+}
+
+/** What the agent logs when it stops, and benches read. */
+export function agentStats(s: AgentState): AgentStats {
+  return {
+    samplesRead: s.samplesRead,
+    samplesAccepted: s.samplesAccepted,
+    pollLatencyMs: s.pollLatency.summary(),
+    ...(s.outbox ? { outbox: s.outbox } : {}),
+    devices: s.devices.map((d) => ({
+      name: d.config.name,
+      connected: d.source.status.connected,
+      lastError: d.source.status.lastError,
+      cycles: d.cycles,
+      missedCycles: d.missedCycles,
     })),
   };
 }
