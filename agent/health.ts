@@ -1,6 +1,7 @@
 import { packageVersion } from '../core/package-info.js';
 import type { LatencyHistogram } from '../core/histogram.js';
 import type { ResourceReport } from '../core/watchdog.js';
+import { driverFor } from '../protocols/registry.js';
 import type { AgentConfig } from './config.js';
 import type { DeviceRuntime } from './device-runtime.js';
 import { deviceState } from './device-status.js';
@@ -171,6 +172,9 @@ export function agentMetricsSnapshot(s: AgentState): AgentMetricsSnapshot {
       cycles: d.cycles,
       missedCycles: d.missedCycles,
       dropped: d.source.status.dropped ?? 0,
+      driver: Object.fromEntries(
+        (driverFor(d.config).counters ?? []).map((c) => [c.name, c.read(d.source.status)]),
+      ),
     })),
   };
 }

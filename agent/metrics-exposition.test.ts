@@ -18,7 +18,15 @@ const snapshot: AgentMetricsSnapshot = {
   writes: { accepted: 5, refused: 4, failed: 1 },
   reloads: { applied: 6, rejected: 2 },
   devices: [
-    { name: 'press-1', connected: true, requests: 800, errors: 7, cycles: 400, missedCycles: 3 },
+    {
+      name: 'press-1',
+      connected: true,
+      requests: 800,
+      errors: 7,
+      cycles: 400,
+      missedCycles: 3,
+      driver: { timeouts: 4 },
+    },
     {
       name: 'opc',
       connected: false,
@@ -27,11 +35,12 @@ const snapshot: AgentMetricsSnapshot = {
       cycles: 0,
       missedCycles: 0,
       dropped: 11,
+      driver: { notifications: 1234 },
     },
   ],
 };
 
-describe('createAgentMetrics exposition (byte for byte, recorded before core/snapshot-metrics.ts)', () => {
+describe('createAgentMetrics exposition (byte for byte, recorded before core/snapshot-metrics.ts; driver counters added since)', () => {
   it('one snapshot, poll latencies and a removed device', async () => {
     let current = snapshot;
     const metrics = createAgentMetrics(() => current);

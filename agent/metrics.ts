@@ -1,4 +1,5 @@
 import { Histogram, type Registry } from 'prom-client';
+import { DRIVER_COUNTERS } from '../protocols/registry.js';
 import {
   byKey,
   createSnapshotMetrics,
@@ -16,6 +17,8 @@ export interface DeviceMetrics {
   missedCycles: number;
   /** Readings the driver merged away because the agent took them too slowly (OPC UA). */
   dropped?: number;
+  /** The driver's own counters by name (protocols/<name>/driver.ts `counters`). */
+  driver?: Record<string, number>;
 }
 
 /** The agent's counters and levels at one moment; read at scrape time, never per sample. */
@@ -97,6 +100,17 @@ const COUNTERS: MetricRow<AgentMetricsSnapshot>[] = [
     'Readings merged away in the driver because the agent took them too slowly',
     perDevice((d) => d.dropped ?? 0),
   ],
+  ...DRIVER_COUNTERS.map(({ name, help }): MetricRow<AgentMetricsSnapshot> => [
+    `device_${name}_total`,
+    help,
+    {
+      labelNames: ['device'],
+      read: (s) =>
+        s.devices.flatMap((d) =>
+          d.driver?.[name] === undefined ? [] : [[{ device: d.name }, d.driver[name]]],
+        ),
+    },
+  ]),
 ];
 
 const GAUGES: MetricRow<AgentMetricsSnapshot>[] = [

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../core/logger.js';
-import type { TagSource, TagValue } from './types.js';
+import type { SourceStatus, TagSource, TagValue } from './types.js';
 
 /**
  * What a protocol gives the agent: a device schema, a way to build sources for configured
@@ -39,6 +39,8 @@ export interface ProtocolDriver<
    * every value may take to arrive, ms. `agent --test` reads until then.
    */
   settleMs?(device: Device): number;
+  /** Per-device counters of this protocol that the agent exports beside the common ones. */
+  readonly counters?: readonly DriverCounter[];
   /** Problems between devices of this protocol that no single device shows (a unit id used twice on one line). */
   checkDevices?(devices: readonly Numbered<Device>[], report: ReportIssue): void;
   /**
@@ -50,6 +52,13 @@ export interface ProtocolDriver<
 }
 
 export type TagKind = 'number' | 'boolean' | 'string';
+
+/** A counter of a device's status, exported as `factorylm_agent_device_<name>_total{device}`. */
+export interface DriverCounter {
+  name: string;
+  help: string;
+  read(status: SourceStatus): number;
+}
 
 /** What every device config has, whatever its protocol. */
 export interface DeviceShape {

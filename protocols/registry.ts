@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { DriverContext, DriverSession, ProtocolDriver } from './driver.js';
+import type { DriverContext, DriverCounter, DriverSession, ProtocolDriver } from './driver.js';
 import type { TagSource } from './types.js';
 import { modbusDriver } from './modbus/driver.js';
 import { opcuaDriver } from './opcua/driver.js';
@@ -20,6 +20,9 @@ export type DeviceConfig = z.output<Drivers[number]['schema']>;
 
 /** Every `protocol` value a device may have. */
 export const PROTOCOLS: readonly string[] = drivers.flatMap((d) => d.protocols);
+
+/** Every driver's own device counters, for the agent's metrics. */
+export const DRIVER_COUNTERS: readonly DriverCounter[] = drivers.flatMap((d) => d.counters ?? []);
 
 /** The driver of a configured device; the config schema admits no device without one. */
 export function driverFor<D extends DeviceConfig>(device: D): ProtocolDriver<z.ZodType<D>> {

@@ -19,6 +19,13 @@ export const modbusDriver: ProtocolDriver<typeof modbusDeviceSchema> = {
     return type === 'bool' ? 'boolean' : type === 'string' ? 'string' : 'number';
   },
   prepareWrite: prepareModbusWrite,
+  counters: [
+    {
+      name: 'timeouts',
+      help: 'Modbus requests that got no answer in time',
+      read: (s) => s.timeouts ?? 0,
+    },
+  ],
   checkDevices(devices, report) {
     // Devices on one line share its connection: one serial setting, distinct unit ids.
     const lines = new Map<string, { index: number; serial: string; unitIds: Set<number> }>();

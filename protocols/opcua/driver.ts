@@ -16,6 +16,13 @@ export const opcuaDriver: ProtocolDriver<typeof opcuaDeviceSchema> = {
   tagKind: (_device, tag) => tag.type ?? 'number',
   prepareWrite: (_device, tag, requested, label) => prepareOpcuaWrite(tag, requested, label),
   settleMs: (device) => device.connectTimeoutMs,
+  counters: [
+    {
+      name: 'notifications',
+      help: 'OPC UA data-change notifications received from the server',
+      read: (s) => s.notifications ?? 0,
+    },
+  ],
   async open({ log, stateDir }) {
     // node-opcua is big and slow to load: only agents with OPC UA devices pay for it.
     const [{ OpcuaSession }, { routeLibraryLogs }] = await Promise.all([
