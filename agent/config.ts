@@ -12,7 +12,7 @@ import type { OpcuaDeviceConfig } from '../protocols/opcua/config.js';
 import { deviceSchemas, drivers, PROTOCOLS, type DeviceConfig } from '../protocols/registry.js';
 import { topicLevel } from '../protocols/tag-fields.js';
 
-export const deviceSchema = z.discriminatedUnion('protocol', deviceSchemas, {
+const deviceSchema = z.discriminatedUnion('protocol', deviceSchemas, {
   error: (iss) =>
     iss.code === 'invalid_union' && iss.note === 'No matching discriminator'
       ? `unknown protocol ${JSON.stringify((iss.input as { protocol?: unknown } | undefined)?.protocol)}; supported: ${PROTOCOLS.join(', ')}`

@@ -80,7 +80,7 @@ export interface AgentState {
   lastError?: { message: string; at: number };
 }
 
-export function deviceHealth(d: DeviceRuntime): DeviceHealth {
+function deviceHealth(d: DeviceRuntime): DeviceHealth {
   const s = d.source.status;
   return {
     name: d.config.name,
