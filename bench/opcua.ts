@@ -11,7 +11,8 @@
  *   npm run bench:opcua     (about a minute)
  *
  * BENCH_VARIABLES (10000), BENCH_RATE_HZ (10), BENCH_SECONDS (20) of measurement;
- * BENCH_AGENT_NODE_OPTIONS passes V8 flags to the agent (e.g. --max-semi-space-size=4).
+ * BENCH_AGENT_NODE_OPTIONS passes node/V8 flags to the agent as arguments (e.g.
+ * --max-semi-space-size=2 --heap-growing-percent=50).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { packageVersion } from '../core/package-info.js';
-import { freePort, startCli, type Running } from '../test/support/processes.js';
+import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
 import { startMosquitto } from '../test/support/services.js';
 import { waitFor } from '../test/support/wait.js';
 import { cpuSeconds, statusMb } from './proc.js';
@@ -107,9 +108,11 @@ async function main(): Promise<void> {
         ],
       }),
     );
-    const agent = startCli(['agent', '--config', config], {
+    // On the command line: NODE_OPTIONS refuses most V8 flags (--heap-growing-percent, ...).
+    const flags = (process.env.BENCH_AGENT_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+    const agent = start(process.execPath, [...flags, CLI, 'agent', '--config', config], {
       LOG_LEVEL: 'warn',
-      NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS ?? '',
+      NODE_OPTIONS: '',
     });
     running.push(agent);
     const agentPid = agent.child.pid!;
