@@ -329,7 +329,7 @@ export class Agent {
 
   private onCycle(device: DeviceRuntime, readings: Reading[], tookMs: number): number {
     this.healthService.observePoll(device.config.name, tookMs);
-    const { read, accepted } = publishCycle(device, readings);
+    const { read, accepted } = publishCycle(device.tags, readings, device.publisher);
     this.samplesRead += read;
     this.samplesAccepted += accepted;
     if (this.client)

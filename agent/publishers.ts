@@ -5,7 +5,6 @@ import { tagId } from '../protocols/driver.js';
 import { driverFor, type DeviceConfig } from '../protocols/registry.js';
 import type { Reading, TagValue } from '../protocols/types.js';
 import type { AgentConfig } from './config.js';
-import type { DeviceRuntime } from './device-runtime.js';
 import { encodeSamples, type StoredSample } from './sparkplug-records.js';
 import type { SparkplugSessionOptions } from './sparkplug-session.js';
 import { toEngineering } from '../protocols/tag-values.js';
@@ -95,14 +94,14 @@ export class SparkplugDataPublisher implements CyclePublisher {
  * the tag's policy lets through. Returns the samples read and accepted.
  */
 export function publishCycle(
-  device: DeviceRuntime,
+  tags: ReadonlyMap<string, TagRuntime>,
   readings: readonly Reading[],
+  publisher: CyclePublisher,
 ): { read: number; accepted: number } {
-  const { publisher } = device;
   let read = 0;
   let accepted = 0;
   for (const r of readings) {
-    const tag = device.tags.get(r.id);
+    const tag = tags.get(r.id);
     if (!tag) continue;
     read += 1;
     const v = r.value === null ? null : toEngineering(r.value, tag.scale, tag.offset);
