@@ -106,8 +106,13 @@ describe('the gateway live page, fed by simulator → agent → Mosquitto → ga
       10_000,
     );
 
-    // Two tags are charted without a click, and their charts gather points.
-    await page.waitForSelector('.chart canvas', { timeout: 15_000 });
+    // Two tags are charted without a click, and their charts gather points. The charts appear
+    // one by one: wait for both (at load 10 the second came after the first was counted).
+    await waitFor(
+      'two charts drawn',
+      async () => (await page.locator('.chart canvas').count()) === 2,
+      15_000,
+    );
     const points = async () =>
       Promise.all(
         (await page.locator('.chart').all()).map(async (c) =>
@@ -186,10 +191,11 @@ describe('the gateway live page, fed by simulator → agent → Mosquitto → ga
     await page.goto(`${pageUrl}?token=${TOKEN}`);
     const chart = (key: string) => page.locator(`.chart[data-tag="${key}"]`);
     // History is there at once: the three samples from before the page existed.
+    // A deadline, not a timing check: in a CI rehearsal at load 10 the page took over 15 s.
     await waitFor(
       'the probe chart with its history',
       async () => (await chart(probe).getAttribute('data-points')) === '3',
-      15_000,
+      30_000,
     );
     await waitFor(
       'the DI_05 chart',
