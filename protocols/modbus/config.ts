@@ -46,7 +46,7 @@ const tagSchema = z
   })
   .describe('One value read from the device');
 
-const PROTOCOLS = ['modbus-tcp', 'modbus-rtu', 'modbus-rtu-over-tcp'] as const;
+export const MODBUS_PROTOCOLS = ['modbus-tcp', 'modbus-rtu', 'modbus-rtu-over-tcp'] as const;
 
 const serialSchema = z
   .strictObject({
@@ -62,9 +62,9 @@ export const modbusDeviceSchema = z
   .strictObject({
     name: deviceNameField,
     protocol: z
-      .enum(PROTOCOLS, {
+      .enum(MODBUS_PROTOCOLS, {
         error: (iss) =>
-          `unknown protocol ${JSON.stringify(iss.input)}; supported: ${PROTOCOLS.join(', ')}`,
+          `unknown protocol ${JSON.stringify(iss.input)}; supported: ${MODBUS_PROTOCOLS.join(', ')}`,
       })
       .describe('modbus-tcp, modbus-rtu (serial) or modbus-rtu-over-tcp (serial gateway)'),
     host: z

@@ -1,6 +1,5 @@
-import type { ProtocolDriver } from '../driver.js';
-import { tagId } from '../driver.js';
-import { lineTransport, modbusDeviceSchema } from './config.js';
+import { tagId, type ProtocolDriver } from '../driver.js';
+import { lineTransport, MODBUS_PROTOCOLS, modbusDeviceSchema } from './config.js';
 import { specAddress } from './ranges.js';
 import { resolveTag } from './tag-spec.js';
 import { describeTransport } from './transport.js';
@@ -8,7 +7,7 @@ import { prepareModbusWrite } from './write-value.js';
 
 /** Modbus TCP, RTU and RTU over TCP. */
 export const modbusDriver: ProtocolDriver<typeof modbusDeviceSchema> = {
-  protocols: ['modbus-tcp', 'modbus-rtu', 'modbus-rtu-over-tcp'],
+  protocols: MODBUS_PROTOCOLS,
   schema: modbusDeviceSchema,
   endpoint: (device) => `${describeTransport(lineTransport(device))} unit ${device.unitId}`,
   tagAddress: (_device, tag) => String(tag.address),
