@@ -1,9 +1,9 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { fail, folderCheck, ok, portCheck, type Check } from '../core/checks.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { checkBroker } from '../protocols/mqtt/broker-check.js';
+import { defaultPkiDir } from '../protocols/opcua/config.js';
 import { agentStateDir, outboxPath, type AgentConfig } from './config.js';
 import { runDryRun, type DryRunDevice } from './dry-run.js';
 
@@ -55,7 +55,7 @@ function serialCheck(path: string): Check {
 export async function agentChecks(config: AgentConfig, log: Logger): Promise<Check[]> {
   const checks: Check[] = [];
   const outbox = outboxPath(config);
-  const pkiDir = join(agentStateDir(config), 'opcua-pki');
+  const pkiDir = defaultPkiDir(agentStateDir(config));
   checks.push(folderCheck('outbox', outbox, config.outbox.maxBytes));
   checks.push(await portCheck('health', config.health.host, config.health.port));
   const broker = await checkBroker(config.mqtt, `factorylm-doctor-${config.node}-${process.pid}`);

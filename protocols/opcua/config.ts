@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../../core/errors.js';
 import {
@@ -14,6 +15,11 @@ import { SECURITY_MODES, SECURITY_POLICIES } from './security.js';
 
 /** The application name in the agent's OPC UA certificate, as server operators will see it. */
 export const OPCUA_APPLICATION_NAME = 'FactoryLM-Agent';
+
+/** The agent's certificate folder unless a device names its own `pkiDir`: beside the outbox. */
+export function defaultPkiDir(stateDir: string): string {
+  return join(stateDir, 'opcua-pki');
+}
 
 const identitySchema = z
   .discriminatedUnion('type', [

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import type { ProtocolDriver } from '../driver.js';
-import { opcuaDeviceSchema } from './config.js';
+import { defaultPkiDir, opcuaDeviceSchema } from './config.js';
 import { prepareOpcuaWrite } from './write-value.js';
 
 let libraryLogsRouted = false;
@@ -31,6 +30,6 @@ export const opcuaDriver: ProtocolDriver<typeof opcuaDeviceSchema> = {
     ]);
     if (!libraryLogsRouted) routeLibraryLogs(log);
     libraryLogsRouted = true;
-    return new OpcuaSession(join(stateDir, 'opcua-pki'), log.child({ component: 'opcua' }));
+    return new OpcuaSession(defaultPkiDir(stateDir), log.child({ component: 'opcua' }));
   },
 };
