@@ -27,12 +27,14 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
 import { ensureServices } from '../test/support/system-services.js';
+import { AckSink } from './ack-sink.js';
 import { cpuSeconds, statusMb } from './proc.js';
 import {
   agentConfig,
   agentNodeFlags,
   FILTER,
   getHealth,
+  type HealthDoc,
   logLines,
   round,
   SampleCounter,
@@ -76,21 +78,43 @@ const LIVE: Live[] = [
   { part: 'tag1', name: 'per-tag, QoS 1 + outbox', mode: 'tag', qos: 1 },
 ];
 
-async function live(s: Live, brokerPort: number): Promise<Record<string, unknown>> {
-  const rig = await startLiveRig({ brokerPort, mode: s.mode, qos: s.qos });
-  const { counter, agent, pid, healthUrl } = rig;
+/**
+ * Who counts delivery (BENCH_DELIVERY):
+ * - subscriber (default): a raw subscriber behind Mosquitto counts the samples it gets;
+ * - broker: no subscriber, so Mosquitto (single-threaded: it cannot both take in and fan out
+ *   100,000 messages/s here) only takes them in, and "delivered" is what the agent counts
+ *   published: PUBACKed at QoS 1, written to the socket at QoS 0;
+ * - sink: no Mosquitto; bench/ack-sink.ts acknowledges and counts, so only the agent is measured.
+ */
+const DELIVERY = process.env.BENCH_DELIVERY ?? 'subscriber';
+if (!['subscriber', 'broker', 'sink'].includes(DELIVERY))
+  throw new Error(`BENCH_DELIVERY=${DELIVERY}: use subscriber, broker or sink`);
+
+async function live(s: Live, mosquittoPort: number): Promise<Record<string, unknown>> {
+  const sink =
+    DELIVERY === 'sink' ? await AckSink.start(s.mode === 'asset', FILTER.slice(0, -1)) : undefined;
+  const rig = await startLiveRig({
+    brokerPort: sink?.port ?? mosquittoPort,
+    mode: s.mode,
+    qos: s.qos,
+    ...(DELIVERY === 'subscriber' ? {} : { filter: 'bench/nothing/#' }),
+  });
+  const { agent, pid, healthUrl } = rig;
+  const counter = sink ?? rig.counter;
+  const deliveredOf = (h: HealthDoc) =>
+    DELIVERY === 'broker' ? h.samples.published : counter.samples;
   try {
     await sleep(WARMUP_MS);
     const h0 = await getHealth(healthUrl);
     const cpu0 = cpuSeconds(pid);
     const io0 = writeBytes(pid);
-    const delivered0 = counter.samples;
+    const delivered0 = deliveredOf(h0);
     const t0 = Date.now();
     await sleep(SECONDS * 1000);
     const cpu = cpuSeconds(pid) - cpu0;
     const written = writeBytes(pid) - io0;
-    const delivered = counter.samples - delivered0;
     const h1 = await getHealth(healthUrl);
+    const delivered = deliveredOf(h1) - delivered0;
     const elapsed = (Date.now() - t0) / 1000;
     const peakRss = statusMb(pid, 'VmHWM');
     const rssNow = statusMb(pid, 'VmRSS');
@@ -109,7 +133,10 @@ async function live(s: Live, brokerPort: number): Promise<Record<string, unknown
     try {
       const { outbox } = stoppedStats(agent);
       const expected = outbox.accepted.samples - outbox.dropped.samples - outbox.depth.samples;
-      stopped = { left: outbox.depth.samples, lost: expected - counter.samples };
+      stopped = {
+        left: outbox.depth.samples,
+        lost: expected - (DELIVERY === 'broker' ? outbox.published.samples : counter.samples),
+      };
     } catch {
       // reported as n/a
     }
@@ -128,6 +155,7 @@ async function live(s: Live, brokerPort: number): Promise<Record<string, unknown
     };
   } finally {
     await rig.close();
+    await sink?.close();
   }
 }
 

@@ -404,16 +404,20 @@ export async function startLiveRig(o: {
   mode: 'tag' | 'asset';
   qos: 0 | 1;
   minIntervalMs?: number;
+  /** What the subscriber counts (FILTER); a filter nothing matches leaves the broker ingest only. */
+  filter?: string;
 }): Promise<LiveRig> {
   const dir = tempDir('live');
   const sim = await startSim();
   const healthPort = await freePort();
-  const counter = await SampleCounter.connect(o.brokerPort, FILTER, o.mode === 'asset').catch(
-    async (err: unknown) => {
-      await sim.running.stop();
-      throw err;
-    },
-  );
+  const counter = await SampleCounter.connect(
+    o.brokerPort,
+    o.filter ?? FILTER,
+    o.mode === 'asset',
+  ).catch(async (err: unknown) => {
+    await sim.running.stop();
+    throw err;
+  });
   const { agent, pid, healthUrl } = await startAgent(
     agentConfig({
       mqttUrl: `mqtt://127.0.0.1:${o.brokerPort}`,

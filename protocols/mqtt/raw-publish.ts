@@ -1,4 +1,5 @@
 import type { MqttClient } from 'mqtt';
+import { PubackFilter } from './puback-filter.js';
 
 /**
  * The agent's fast publish path, and the one place that touches mqtt.js 5.x beyond its
@@ -8,8 +9,9 @@ import type { MqttClient } from 'mqtt';
  *   writes, a nextTick, a store entry): at 100,000 per-tag messages a second that alone is more
  *   than the agent's CPU budget, and at QoS 1 it falls behind.
  * - QoS 1 packet ids come from the client's `messageIdProvider`, skipping ids mqtt.js or we
- *   still wait on; the PUBACKs are read from the `packetreceive` event. mqtt.js ignores a PUBACK
- *   whose id it did not send (handlers/ack.ts: "Server sent an ack in error. Ignoring.").
+ *   still wait on; successful PUBACKs of ours are taken out of the socket's bytes before mqtt.js
+ *   parses them, the rest come from its `packetreceive` event. mqtt.js ignores a PUBACK whose id
+ *   it did not send (handlers/ack.ts: "Server sent an ack in error. Ignoring.").
  * - `packetsend` fires just before mqtt.js writes a packet of its own: a pending batch goes
  *   first, so the socket carries packets in the order they were published.
  * - `client.outgoing` and `removeOutgoingMessage`: what mqtt.js would resend on reconnect.
@@ -124,13 +126,37 @@ export function allocatePacketId(client: MqttClient, ours: ReadonlyMap<number, u
   }
 }
 
-/** Calls `listener` with the id and reason code (0 = success) of every PUBACK received. */
-export function onPuback(
+/**
+ * Hands every PUBACK of the client's connections to `take`, with its reason code (0 = success);
+ * `take` returns whether the id was one of the caller's. Successful PUBACKs the caller claims are
+ * taken out of the socket's bytes before mqtt.js parses them (`puback-filter.ts`): Node streams
+ * deliver a socket's chunks through `emit('data')`, which mqtt.js's pipe listens to, so the
+ * filter wraps that one method of each new socket. The rest (refusals, PUBACKs with properties,
+ * mqtt.js's own) reach mqtt.js, and `take` sees them through its `packetreceive` event.
+ */
+export function takePubacks(
   client: MqttClient,
-  listener: (packetId: number, reasonCode: number) => void,
+  take: (packetId: number, reasonCode: number) => boolean,
 ): void {
+  const filtered = new WeakSet<object>();
+  const install = () => {
+    const stream = client.stream as (NodeJS.ReadableStream & object) | undefined;
+    if (!stream || filtered.has(stream)) return;
+    filtered.add(stream);
+    const filter = new PubackFilter((id) => take(id, 0));
+    const emit = stream.emit;
+    stream.emit = function (this: typeof stream, event: string | symbol, ...args: unknown[]) {
+      if (event !== 'data' || !Buffer.isBuffer(args[0])) return emit.call(this, event, ...args);
+      const rest = filter.push(args[0]);
+      return rest ? emit.call(this, event, rest) : true;
+    } as typeof stream.emit;
+  };
+  // A connection's first PUBACK of ours follows its CONNACK: installing on 'connect' is early
+  // enough, and mqtt.js builds a new socket for every reconnect.
+  client.on('connect', install);
+  install();
   client.on('packetreceive', (packet) => {
-    if (packet.cmd === 'puback') listener(packet.messageId ?? 0, packet.reasonCode ?? 0);
+    if (packet.cmd === 'puback') take(packet.messageId ?? 0, packet.reasonCode ?? 0);
   });
 }
 
