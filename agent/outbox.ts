@@ -494,9 +494,9 @@ export class Outbox {
   }
 
   /**
-   * Adds to the batch, written when full and once the event loop's current I/O is handled
-   * (setImmediate): mqtt.js handles each PUBACK of a socket read in its own tick, and each freed
-   * slot of the QoS 1 window lets one message out, so a write per tick was a system call per
+   * Adds to the batch, written when full, before mqtt.js writes a packet of its own, or
+   * WRITE_DELAY_MS after its first packet. At QoS 1 each PUBACK frees one slot of the window and
+   * lets one message out: written at once (a tick later, as before), that was a system call per
    * message, 30 % of the agent's CPU at 35,000 per-tag messages/s (bench:footprint, tag1).
    */
   private addToBatch(e: Entry, payload: string | Buffer, packetId: number): void {
