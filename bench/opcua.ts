@@ -7,6 +7,9 @@
  *      CPU-seconds per million notifications, agent RSS (current and peak), simulator CPU.
  *   2. Server restart (SIGUSR2: the simulator drops every session and connection, rebuilds its
  *      address space and serves again): time from "serving again" to notifications flowing.
+ *   3. The floor: the same subscription and asset batches in a process that loads only
+ *      node-opcua-client and mqtt.js (bench/opcua-floor-client.ts), same flags, same window:
+ *      notifications/s, CPU-seconds per million, peak RSS. What Node itself needs for this load.
  *
  *   npm run bench:opcua     (about a minute)
  *
@@ -17,7 +20,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { packageVersion } from '../core/package-info.js';
 import { CLI, freePort, start, startCli, type Running } from '../test/support/processes.js';
@@ -29,6 +33,7 @@ const VARIABLES = Number(process.env.BENCH_VARIABLES ?? 10_000);
 const RATE_HZ = Number(process.env.BENCH_RATE_HZ ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_MS = 5_000;
+const FLOOR_CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'opcua-floor-client.js');
 
 interface Health {
   samples: { read: number; published: number };
@@ -172,6 +177,34 @@ async function main(): Promise<void> {
       50,
     );
     const reconnectMs = Date.now() - backAt;
+    const agentPeak = statusMb(agentPid, 'VmHWM');
+    const agentRssNow = statusMb(agentPid, 'VmRSS');
+    await agent.stop();
+
+    const floor = start(
+      process.execPath,
+      [...flags, FLOOR_CLIENT, `opc.tcp://127.0.0.1:${simPort}`, broker.url, String(VARIABLES)],
+      { NODE_OPTIONS: '' },
+    );
+    running.push(floor);
+    await floor.waitForOutput(/floor ready/, 120_000);
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    const floorPid = floor.child.pid!;
+    const floorNotifications = async (): Promise<number> => {
+      const seen = floor.output().length;
+      floor.child.kill('SIGUSR2');
+      await waitFor('floor counters', () => /COUNTERS \{.*\}/.test(floor.output().slice(seen)));
+      const line = /COUNTERS (\{.*\})/.exec(floor.output().slice(seen))![1]!;
+      return (JSON.parse(line) as { notifications: number }).notifications;
+    };
+    const n0 = await floorNotifications();
+    const f0 = cpuSeconds(floorPid);
+    const ft0 = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const floorCpu = cpuSeconds(floorPid) - f0;
+    const floorElapsed = (performance.now() - ft0) / 1000;
+    const floorN = (await floorNotifications()) - n0;
+    const floorPeak = statusMb(floorPid, 'VmHWM');
 
     const rows: [string, string][] = [
       [
@@ -189,7 +222,7 @@ async function main(): Promise<void> {
       ],
       [
         'agent RSS now / peak in window / peak ever (MB)',
-        `${statusMb(agentPid, 'VmRSS').toFixed(0)} / ${rssMax.toFixed(0)} / ${statusMb(agentPid, 'VmHWM').toFixed(0)}`,
+        `${agentRssNow.toFixed(0)} / ${rssMax.toFixed(0)} / ${agentPeak.toFixed(0)}`,
       ],
       ['agent V8 heap used (MB)', String(h1.resources?.heapUsedMb ?? '?')],
       ['simulator CPU, % of one core', ((simCpu / elapsed) * 100).toFixed(0)],
@@ -198,6 +231,12 @@ async function main(): Promise<void> {
         'reconnect: server back → all items delivering again',
         `${(reconnectMs / 1000).toFixed(2)} s`,
       ],
+      [
+        'floor (node-opcua-client + mqtt.js only): notifications/s',
+        (floorN / floorElapsed).toFixed(0),
+      ],
+      ['floor: CPU-seconds per million notifications', ((floorCpu / floorN) * 1e6).toFixed(2)],
+      ['floor: peak RSS (MB)', floorPeak.toFixed(0)],
       [
         'versions',
         `node ${process.version}, node-opcua ${version('node-opcua')}, mqtt ${version('mqtt')}, factorylm-edge ${packageVersion()}`,
