@@ -18,7 +18,8 @@
  * BENCH_SECONDS (20) per live scenario; BENCH_ONLY=tag0,asset1,tag1,outage,idle,imports runs a
  * subset; BENCH_AGENT_NODE_OPTIONS passes node/V8 flags to the agent as arguments (any V8 flag,
  * e.g. --max-semi-space-size=2 --optimize-for-size; NODE_OPTIONS would refuse most);
- * BENCH_LOG_DIR=<dir> keeps the agent logs of the live runs.
+ * BENCH_LOG_DIR=<dir> keeps the agent logs of the live runs; BENCH_DELIVERY=subscriber (default),
+ * broker or sink says who counts delivery in the live runs (see DELIVERY below).
  * Run under another Node by starting this file with it (the agent uses the same binary).
  */
 import { execFileSync } from 'node:child_process';
@@ -352,6 +353,7 @@ async function main(): Promise<void> {
       cpu: cpus()[0]?.model ?? '?',
       cores: cpus().length,
       agentNodeOptions: process.env.BENCH_AGENT_NODE_OPTIONS ?? '',
+      delivery: DELIVERY,
     }),
   );
   const brokerDir = tempDir('footprint-broker');

@@ -72,5 +72,8 @@ setInterval(() => {
   });
 }, 100);
 
-process.on('SIGUSR2', () => console.log(`COUNTERS ${JSON.stringify(counters)}`));
+process.on('SIGUSR2', () => {
+  const heapUsedMb = Math.round(process.memoryUsage().heapUsed / 1048576);
+  console.log(`COUNTERS ${JSON.stringify({ ...counters, heapUsedMb })}`);
+});
 console.log('floor ready');

@@ -190,20 +190,23 @@ async function main(): Promise<void> {
     await floor.waitForOutput(/floor ready/, 120_000);
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     const floorPid = floor.child.pid!;
-    const floorNotifications = async (): Promise<number> => {
+    const floorCounters = async (): Promise<{ notifications: number; heapUsedMb: number }> => {
       const seen = floor.output().length;
       floor.child.kill('SIGUSR2');
       await waitFor('floor counters', () => /COUNTERS \{.*\}/.test(floor.output().slice(seen)));
-      const line = /COUNTERS (\{.*\})/.exec(floor.output().slice(seen))![1]!;
-      return (JSON.parse(line) as { notifications: number }).notifications;
+      return JSON.parse(/COUNTERS (\{.*\})/.exec(floor.output().slice(seen))![1]!) as {
+        notifications: number;
+        heapUsedMb: number;
+      };
     };
-    const n0 = await floorNotifications();
+    const n0 = (await floorCounters()).notifications;
     const f0 = cpuSeconds(floorPid);
     const ft0 = performance.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const floorCpu = cpuSeconds(floorPid) - f0;
     const floorElapsed = (performance.now() - ft0) / 1000;
-    const floorN = (await floorNotifications()) - n0;
+    const floorEnd = await floorCounters();
+    const floorN = floorEnd.notifications - n0;
     const floorPeak = statusMb(floorPid, 'VmHWM');
 
     const rows: [string, string][] = [
@@ -236,7 +239,10 @@ async function main(): Promise<void> {
         (floorN / floorElapsed).toFixed(0),
       ],
       ['floor: CPU-seconds per million notifications', ((floorCpu / floorN) * 1e6).toFixed(2)],
-      ['floor: peak RSS (MB)', floorPeak.toFixed(0)],
+      [
+        'floor: peak RSS (MB) / V8 heap used (MB)',
+        `${floorPeak.toFixed(0)} / ${floorEnd.heapUsedMb}`,
+      ],
       [
         'versions',
         `node ${process.version}, node-opcua ${version('node-opcua')}, mqtt ${version('mqtt')}, factorylm-edge ${packageVersion()}`,
