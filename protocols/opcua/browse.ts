@@ -9,7 +9,7 @@ import {
   type ClientSession,
   type NodeId,
   type ReferenceDescription,
-} from 'node-opcua';
+} from 'node-opcua-client';
 import type { BrowsePathElement } from './node-ref.js';
 
 const ROOT_FOLDER = 'i=84';

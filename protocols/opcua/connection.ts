@@ -6,7 +6,7 @@ import {
   UserTokenType,
   type ClientSession,
   type UserIdentityInfo,
-} from 'node-opcua';
+} from 'node-opcua-client';
 import { Backoff, sleep } from '../../core/backoff.js';
 import { errorMessage } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';

@@ -12,7 +12,7 @@ import {
   type DataValue,
   type NodeId,
   type ReferenceDescription,
-} from 'node-opcua';
+} from 'node-opcua-client';
 import { errorMessage } from '../../core/errors.js';
 import { LogLimiter } from '../../core/log-limiter.js';
 import { silentLogger, type Logger } from '../../core/logger.js';

@@ -1,4 +1,4 @@
-import type { ClientSession } from 'node-opcua';
+import type { ClientSession } from 'node-opcua-client';
 import { explainConnectError } from './errors.js';
 import {
   createClient,

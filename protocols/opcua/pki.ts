@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { OPCUACertificateManager } from 'node-opcua';
+import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 

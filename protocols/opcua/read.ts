@@ -5,7 +5,7 @@ import {
   type ClientSession,
   type NodeId,
   type ReferenceDescription,
-} from 'node-opcua';
+} from 'node-opcua-client';
 import { errorMessage } from '../../core/errors.js';
 import type { Quality, TagValue } from '../types.js';
 import { resolveBrowsePath } from './browse.js';

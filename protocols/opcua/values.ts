@@ -1,4 +1,4 @@
-import { DataType } from 'node-opcua';
+import { DataType } from 'node-opcua-client';
 import type { TagValue } from '../types.js';
 
 /** Integer DataTypes and the range a write must fit. */
