@@ -7,7 +7,8 @@ import { NAMESPACE } from '../protocols/mqtt/sparkplug-topic.js';
 import { nodeTopic } from '../protocols/mqtt/topics.js';
 import { openSources, type DeviceSources } from '../protocols/registry.js';
 import type { QueueRecord } from '../core/durable-queue.js';
-import type { Reading, TagSource } from '../protocols/types.js';
+import type { SampleFrame } from '../protocols/sample-frame.js';
+import type { TagSource } from '../protocols/types.js';
 import { agentStateDir, outboxPath, type AgentConfig } from './config.js';
 import { buildTags, carryOverState, describeDevice, type DeviceRuntime } from './device-runtime.js';
 import { DeviceStatusPublisher } from './device-status.js';
@@ -29,7 +30,6 @@ import { planReload } from './reload-plan.js';
 import { PollScheduler, type PollWindow } from './scheduler.js';
 import { finalizeSparkplug } from './sparkplug-records.js';
 import type { SparkplugSample, SparkplugSession } from './sparkplug-session.js';
-import type { TagRuntime } from './tag-model.js';
 import { sourceExecutor, WriteService } from './write-service.js';
 
 export type { AgentHealth, AgentStats, DeviceHealth } from './health.js';
@@ -193,7 +193,7 @@ export class Agent {
    */
   async reload(next: AgentConfig): Promise<{ restartNeeded: string[] }> {
     const { config, restartNeeded } = planReload(this.config, next);
-    const previous = new Map(this.devices.flatMap((d) => [...d.tags]));
+    const previous = this.devices;
     await this.stopDevices();
     this.config = config;
     await this.startDevices(previous);
@@ -295,11 +295,13 @@ export class Agent {
 
   /** What a birth reports for a metric: the last value published. */
   private currentSample(device: string, metric: string): SparkplugSample | undefined {
-    const last = this.devices.find((d) => d.config.name === device)?.tags.get(metric)?.last;
+    const tags = this.devices.find((d) => d.config.name === device)?.tags;
+    const i = tags?.indexOf(metric) ?? -1;
+    const last = i >= 0 ? tags!.last(i) : undefined;
     return last && { name: metric, value: last.v, quality: last.q, ts: last.at };
   }
 
-  private async startDevices(previous = new Map<string, TagRuntime>()): Promise<void> {
+  private async startDevices(previous: readonly DeviceRuntime[] = []): Promise<void> {
     const { config } = this;
     this.deviceSources = await openSources(config.devices, {
       log: this.nodeLog,
@@ -309,7 +311,7 @@ export class Agent {
     this.devices = config.devices.map((device, i) => ({
       config: device,
       source: sources[i]!,
-      tags: buildTags(config, device),
+      tags: buildTags(config, device, sources[i]!.tagIds),
       publisher: publisherFor(config, device, this.outbox!),
       cycles: 0,
       missedCycles: 0,
@@ -327,9 +329,9 @@ export class Agent {
     this.deviceSources = undefined;
   }
 
-  private onCycle(device: DeviceRuntime, readings: Reading[], tookMs: number): number {
+  private onCycle(device: DeviceRuntime, frame: SampleFrame, tookMs: number): number {
     this.healthService.observePoll(device.config.name, tookMs);
-    const { read, accepted } = publishCycle(device.tags, readings, device.publisher);
+    const { read, accepted } = publishCycle(device.tags, frame, device.publisher);
     this.samplesRead += read;
     this.samplesAccepted += accepted;
     if (this.client)

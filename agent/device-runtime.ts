@@ -4,32 +4,38 @@ import { driverFor, type DeviceConfig } from '../protocols/registry.js';
 import type { TagSource } from '../protocols/types.js';
 import type { AgentConfig } from './config.js';
 import type { CyclePublisher } from './publishers.js';
-import type { TagRuntime } from './tag-model.js';
+import { TagTable } from './tag-model.js';
 
 /** A configured device while the agent polls it. */
 export interface DeviceRuntime {
   config: DeviceConfig;
   source: TagSource;
-  /** By tag id (`<asset>/<name>`). */
-  tags: Map<string, TagRuntime>;
+  /** Its tags, in the source's order. */
+  tags: TagTable;
   /** Its output encoding (publish.output, publish.mode or the device's publishMode). */
   publisher: CyclePublisher;
   cycles: number;
   missedCycles: number;
 }
 
-/** The device's tags with their topics, scaling and report-by-exception policy. */
-export function buildTags(config: AgentConfig, device: DeviceConfig): Map<string, TagRuntime> {
-  const driver = driverFor(device);
-  const tags = new Map<string, TagRuntime>();
-  for (const t of device.tags) {
+/**
+ * The device's tags with their topics, scaling and report-by-exception policy, indexed like the
+ * source's samples (`ids`: its tagIds, the config's tags in order).
+ */
+export function buildTags(
+  config: AgentConfig,
+  device: DeviceConfig,
+  ids: readonly string[],
+): TagTable {
+  const tags = new TagTable(ids);
+  for (const [i, t] of device.tags.entries()) {
     const asset = t.asset ?? device.asset;
-    const id = tagId(device, t);
-    tags.set(id, {
-      id,
-      device: device.name,
+    if (ids[i] !== tagId(device, t))
+      throw new Error(
+        `internal error: device ${device.name}'s source lists tag ${ids[i]} where the config has ${tagId(device, t)}`,
+      );
+    tags.set(i, {
       asset,
-      name: t.name,
       topic: tagTopic({
         site: config.site,
         area: config.area,
@@ -46,9 +52,6 @@ export function buildTags(config: AgentConfig, device: DeviceConfig): Map<string
         minIntervalMs: t.minIntervalMs ?? config.publish.minIntervalMs,
         maxSilenceMs: t.maxSilenceMs ?? config.publish.heartbeatMs,
       },
-      writable: t.writable,
-      unit: t.unit,
-      address: driver.tagAddress(device, t),
     });
   }
   return tags;
@@ -57,13 +60,15 @@ export function buildTags(config: AgentConfig, device: DeviceConfig): Map<string
 /** Tags that survive a reload keep their report-by-exception state: no burst of re-publishes. */
 export function carryOverState(
   devices: readonly DeviceRuntime[],
-  previous: ReadonlyMap<string, TagRuntime>,
+  previous: readonly DeviceRuntime[],
 ): void {
+  const before = new Map<string, [TagTable, number]>();
+  for (const d of previous) d.tags.ids.forEach((id, j) => before.set(id, [d.tags, j]));
   for (const d of devices)
-    for (const t of d.tags.values()) {
-      const before = previous.get(t.id);
-      if (before?.topic === t.topic) t.last = before.last;
-    }
+    d.tags.ids.forEach((id, i) => {
+      const [old, j] = before.get(id) ?? [];
+      if (old && old.topics[j!] === d.tags.topics[i]) d.tags.carry(i, old, j!);
+    });
 }
 
 /** A device as the start-up log shows it. */

@@ -8,13 +8,14 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { AREAS } from '../protocols/modbus/address.js';
 import { hintFor } from '../protocols/modbus/hints.js';
-import { AssetBatchWriter, encodeTagPayload } from '../protocols/mqtt/payload.js';
 import { sparkplugTopic } from '../protocols/mqtt/sparkplug-topic.js';
-import { assetTopic, tagTopic } from '../protocols/mqtt/topics.js';
+import { qualityCode, SampleFrame } from '../protocols/sample-frame.js';
 import type { Quality, Reading, TagSource, TagValue } from '../protocols/types.js';
 import { tagId } from '../protocols/driver.js';
 import { driverFor, openSources } from '../protocols/registry.js';
 import { agentStateDir, type AgentConfig, type DeviceConfig } from './config.js';
+import { buildTags } from './device-runtime.js';
+import { publishCycle, publisherFor } from './publishers.js';
 import { toEngineering } from '../protocols/tag-values.js';
 
 export interface DryRunTag {
@@ -75,53 +76,49 @@ async function readAll(
 ): Promise<Map<string, Reading>> {
   const got = new Map<string, Reading>();
   for (;;) {
-    for (const r of await source.read()) got.set(r.id, r);
+    for (const r of (await source.read()).readings()) got.set(r.id, r);
     const missing = ids.some((id) => got.get(id)?.quality !== 'good');
     if (!missing || Date.now() >= deadline) return got;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
+/**
+ * What the first poll would publish: the agent's own publisher, fed each tag's reading in
+ * config order. Sparkplug DDATA is binary, so it is summarised instead.
+ */
 function messagesOf(
   config: AgentConfig,
   device: DeviceConfig,
-  tags: (DryRunTag & { asset: string; name: string; ts: number })[],
+  source: TagSource,
+  readings: readonly Reading[],
 ): DryRunDevice['messages'] {
-  const { site, area, line } = config;
   if (config.publish.output === 'sparkplug') {
-    if (tags.length === 0) return [];
+    if (readings.length === 0) return [];
     const topic = sparkplugTopic({
-      group: config.sparkplug.groupId ?? site,
+      group: config.sparkplug.groupId ?? config.site,
       verb: 'DDATA',
       edgeNode: config.node,
       device: device.name,
     });
-    const metrics = tags.map(
-      (t) => `${t.id}=${t.quality === 'good' ? String(t.value) : t.quality}`,
-    );
-    return [{ topic, payload: `Sparkplug B, ${tags.length} metrics: ${metrics.join(', ')}` }];
+    const metrics = readings.map((r, i) => {
+      const t = device.tags[i]!;
+      const value = r.value === null ? null : toEngineering(r.value, t.scale, t.offset);
+      return `${r.id}=${r.quality === 'good' ? String(value) : r.quality}`;
+    });
+    return [{ topic, payload: `Sparkplug B, ${readings.length} metrics: ${metrics.join(', ')}` }];
   }
-  if ((device.publishMode ?? config.publish.mode) === 'asset') {
-    const batches = new Map<string, AssetBatchWriter>();
-    for (const t of tags) {
-      let batch = batches.get(t.asset);
-      if (!batch) batches.set(t.asset, (batch = new AssetBatchWriter(t.ts)));
-      batch.add(JSON.stringify(t.name) + ':', t.value, t.quality, t.reason);
-    }
-    return [...batches].map(([asset, batch]) => ({
-      topic: assetTopic({ site, area, line, asset }),
-      payload: batch.encode(),
-    }));
-  }
-  return tags.map((t) => ({
-    topic: tagTopic({ site, area, line, asset: t.asset, tag: t.name }),
-    payload: encodeTagPayload({
-      v: t.value,
-      ts: t.ts,
-      q: t.quality,
-      ...(t.reason ? { r: t.reason } : {}),
-    }),
-  }));
+  const frame = new SampleFrame(source.tagIds);
+  readings.forEach((r, i) =>
+    frame.push(i, r.value, qualityCode(r.quality), r.reason, r.ts, r.sourceTs),
+  );
+  const messages: DryRunDevice['messages'] = [];
+  const sink = {
+    append: (topic: string, payload: string | Buffer) =>
+      messages.push({ topic, payload: String(payload) }),
+  };
+  publishCycle(buildTags(config, device, source.tagIds), frame, publisherFor(config, device, sink));
+  return messages;
 }
 
 export async function runDryRun(
@@ -147,7 +144,7 @@ export async function runDryRun(
     try {
       readings =
         settleMs === undefined
-          ? new Map((await source.read()).map((r) => [r.id, r]))
+          ? new Map((await source.read()).readings().map((r) => [r.id, r]))
           : await readAll(source, ids, started + settleMs + options.opcuaGraceMs);
     } catch (err) {
       readings = new Map();
@@ -155,22 +152,23 @@ export async function runDryRun(
     }
     const latencyMs = Date.now() - started;
     const unitId = 'unitId' in device ? device.unitId : undefined;
-    const tags = device.tags.map((t) => {
-      const id = tagId(device, t);
-      const r: Reading = readings.get(id) ?? {
-        id,
-        value: null,
-        quality: 'bad',
-        reason: source.status.lastError ?? `no value within ${latencyMs} ms`,
-        ts: Date.now(),
-      };
+    const read = device.tags.map(
+      (t): Reading =>
+        readings.get(tagId(device, t)) ?? {
+          id: tagId(device, t),
+          value: null,
+          quality: 'bad',
+          reason: source.status.lastError ?? `no value within ${latencyMs} ms`,
+          ts: Date.now(),
+        },
+    );
+    const tags = device.tags.map((t, i) => {
+      const r = read[i]!;
+      const id = r.id;
       const value = r.value === null ? null : toEngineering(r.value, t.scale, t.offset);
       const hint = r.reason ? hintFor(r.reason, unitId === undefined ? {} : { unitId }) : undefined;
       return {
         id,
-        asset: t.asset ?? device.asset,
-        name: t.name,
-        ts: r.sourceTs ?? r.ts,
         ...(addresses.get(id) ? { address: addresses.get(id) } : {}),
         raw: r.value,
         value,
@@ -196,8 +194,8 @@ export async function runDryRun(
       ...(reason ? { reason } : {}),
       ...(deviceHint ? { hint: deviceHint } : {}),
       ...(source.planned ? { plan: [...source.planned] } : {}),
-      tags: tags.map(({ asset: _a, name: _n, ts: _t, ...rest }) => rest),
-      messages: messagesOf(config, device, tags),
+      tags,
+      messages: messagesOf(config, device, source, read),
     };
   };
   try {

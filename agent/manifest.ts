@@ -1,4 +1,5 @@
 import type { TagManifest } from '../protocols/mqtt/payload.js';
+import { driverFor } from '../protocols/registry.js';
 import type { DeviceRuntime } from './device-runtime.js';
 
 /**
@@ -14,15 +15,19 @@ export function tagManifest(
     node,
     ts: Date.now(),
     ...(seqStart !== undefined ? { seqStart } : {}),
-    tags: devices.flatMap((d) =>
-      [...d.tags.values()].map((t) => ({
-        topic: t.topic,
-        device: t.device,
-        writable: t.writable,
-        ...(t.unit ? { unit: t.unit } : {}),
-        ...(t.address ? { address: t.address } : {}),
-      })),
-    ),
+    tags: devices.flatMap((d) => {
+      const driver = driverFor(d.config);
+      return d.config.tags.map((t, i) => {
+        const address = driver.tagAddress(d.config, t);
+        return {
+          topic: d.tags.topics[i]!,
+          device: d.config.name,
+          writable: t.writable,
+          ...(t.unit ? { unit: t.unit } : {}),
+          ...(address ? { address } : {}),
+        };
+      });
+    }),
   };
   return JSON.stringify(body);
 }

@@ -3,12 +3,13 @@ import { sparkplugTopic } from '../protocols/mqtt/sparkplug-topic.js';
 import { assetTopic } from '../protocols/mqtt/topics.js';
 import { tagId } from '../protocols/driver.js';
 import { driverFor, type DeviceConfig } from '../protocols/registry.js';
-import type { Reading, TagValue } from '../protocols/types.js';
+import { QUALITIES, type SampleFrame } from '../protocols/sample-frame.js';
+import type { TagValue } from '../protocols/types.js';
 import type { AgentConfig } from './config.js';
 import { encodeSamples, type StoredSample } from './sparkplug-records.js';
 import type { SparkplugSessionOptions } from './sparkplug-session.js';
 import { toEngineering } from '../protocols/tag-values.js';
-import { shouldPublish, type TagRuntime } from './tag-model.js';
+import type { TagTable } from './tag-model.js';
 
 /** Where encoded messages go: the outbox. */
 export interface MessageSink {
@@ -17,7 +18,8 @@ export interface MessageSink {
 
 /** One output encoding: takes a cycle's accepted samples of one device, one at a time. */
 export interface CyclePublisher {
-  add(tag: TagRuntime, value: TagValue | null, reading: Reading): void;
+  /** Tag `i` of `tags` with its engineering value; the rest of the sample is `frame`'s slot `s`. */
+  add(tags: TagTable, i: number, value: TagValue | null, frame: SampleFrame, s: number): void;
   /** The cycle is over: send what was collected. */
   end(): void;
 }
@@ -26,14 +28,15 @@ export interface CyclePublisher {
 export class TagJsonPublisher implements CyclePublisher {
   constructor(private readonly sink: MessageSink) {}
 
-  add(tag: TagRuntime, v: TagValue | null, r: Reading): void {
+  add(tags: TagTable, i: number, v: TagValue | null, frame: SampleFrame, s: number): void {
     const payload: Parameters<typeof encodeTagPayload>[0] = {
       v,
-      ts: r.sourceTs ?? r.ts,
-      q: r.quality,
+      ts: frame.sampleTs(s),
+      q: QUALITIES[frame.quality[s]!]!,
     };
-    if (r.reason) payload.r = r.reason;
-    this.sink.append(tag.topic, encodeTagPayload(payload), 1, r.ts);
+    const reason = frame.reason[s];
+    if (reason) payload.r = reason;
+    this.sink.append(tags.topics[i]!, encodeTagPayload(payload), 1, frame.ts[s]!);
   }
 
   end(): void {}
@@ -48,10 +51,11 @@ export class AssetBatchPublisher implements CyclePublisher {
     private readonly topicOf: (asset: string) => string,
   ) {}
 
-  add(tag: TagRuntime, v: TagValue | null, r: Reading): void {
-    let batch = this.batches.get(tag.asset);
-    if (!batch) this.batches.set(tag.asset, (batch = new AssetBatchWriter(r.ts)));
-    batch.add(tag.jsonKey, v, r.quality, r.reason);
+  add(tags: TagTable, i: number, v: TagValue | null, frame: SampleFrame, s: number): void {
+    const asset = tags.assets[i]!;
+    let batch = this.batches.get(asset);
+    if (!batch) this.batches.set(asset, (batch = new AssetBatchWriter(frame.ts[s]!)));
+    batch.add(tags.jsonKeys[i]!, v, QUALITIES[frame.quality[s]!]!, frame.reason[s]);
   }
 
   end(): void {
@@ -73,8 +77,8 @@ export class SparkplugDataPublisher implements CyclePublisher {
     private readonly topic: string,
   ) {}
 
-  add(tag: TagRuntime, v: TagValue | null, r: Reading): void {
-    this.samples.push([tag.id, v, r.quality, r.sourceTs ?? r.ts]);
+  add(tags: TagTable, i: number, v: TagValue | null, frame: SampleFrame, s: number): void {
+    this.samples.push([tags.ids[i]!, v, QUALITIES[frame.quality[s]!]!, frame.sampleTs(s)]);
   }
 
   end(): void {
@@ -90,34 +94,28 @@ export class SparkplugDataPublisher implements CyclePublisher {
 }
 
 /**
- * Report by exception: each reading becomes an engineering value, and the publisher gets those
+ * Report by exception: each sample becomes an engineering value, and the publisher gets those
  * the tag's policy lets through. Returns the samples read and accepted.
  */
 export function publishCycle(
-  tags: ReadonlyMap<string, TagRuntime>,
-  readings: readonly Reading[],
+  tags: TagTable,
+  frame: SampleFrame,
   publisher: CyclePublisher,
 ): { read: number; accepted: number } {
-  let read = 0;
   let accepted = 0;
-  for (const r of readings) {
-    const tag = tags.get(r.id);
-    if (!tag) continue;
-    read += 1;
-    const v = r.value === null ? null : toEngineering(r.value, tag.scale, tag.offset);
-    if (!shouldPublish(tag.last, v, r.quality, tag.policy, r.ts)) continue;
-    // In place: a new object per sample lives one cycle, and at 100,000 samples/s that is
-    // megabytes a second promoted to the old generation (bench:footprint heap profile).
-    if (tag.last) {
-      tag.last.v = v;
-      tag.last.q = r.quality;
-      tag.last.at = r.ts;
-    } else tag.last = { v, q: r.quality, at: r.ts };
+  for (let s = 0; s < frame.count; s++) {
+    const i = frame.tag[s]!;
+    const raw = frame.value(s);
+    const v = raw === null ? null : toEngineering(raw, tags.scale[i]!, tags.offset[i]!);
+    const q = frame.quality[s]!;
+    const ts = frame.ts[s]!;
+    if (!tags.shouldPublish(i, v, q, ts)) continue;
+    tags.remember(i, v, q, ts);
     accepted += 1;
-    publisher.add(tag, v, r);
+    publisher.add(tags, i, v, frame, s);
   }
   publisher.end();
-  return { read, accepted };
+  return { read: frame.count, accepted };
 }
 
 /** The device's output: Sparkplug DDATA, or JSON per tag or per asset (publish.mode, per device). */

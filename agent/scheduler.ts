@@ -2,11 +2,11 @@ import { sleep } from '../core/backoff.js';
 import { errorMessage } from '../core/errors.js';
 import { LatencyHistogram } from '../core/histogram.js';
 import type { Logger } from '../core/logger.js';
-import type { Reading } from '../protocols/types.js';
+import type { SampleFrame } from '../protocols/sample-frame.js';
 import type { DeviceRuntime } from './device-runtime.js';
 
-/** Handles one device's readings of one cycle; returns how many samples it read. */
-export type CycleHandler = (device: DeviceRuntime, readings: Reading[], tookMs: number) => number;
+/** Handles one device's samples of one cycle; returns how many it read. */
+export type CycleHandler = (device: DeviceRuntime, frame: SampleFrame, tookMs: number) => number;
 
 export interface PollWindow {
   cycles: number;
@@ -65,13 +65,13 @@ export class PollScheduler {
     let due = Date.now();
     while (!signal.aborted) {
       const started = performance.now();
-      const readings = await device.source.read();
+      const frame = await device.source.read();
       const took = performance.now() - started;
       this.latency.record(took);
       this.window.latency.record(took);
       this.window.cycles += 1;
       device.cycles += 1;
-      this.window.samplesRead += this.onCycle(device, readings, took);
+      this.window.samplesRead += this.onCycle(device, frame, took);
       due += interval;
       const now = Date.now();
       if (due < now) {

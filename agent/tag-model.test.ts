@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { toEngineering, toRaw } from '../protocols/tag-values.js';
-import { shouldPublish, type PublishPolicy } from './tag-model.js';
+import { qualityCode } from '../protocols/sample-frame.js';
+import type { Quality, TagValue } from '../protocols/types.js';
+import { TagTable, type LastSample, type PublishPolicy } from './tag-model.js';
+
+/** A one-tag table with `policy`, having published `previous`, asked about (v, q) at `now`. */
+function shouldPublish(
+  previous: LastSample | undefined,
+  v: TagValue | null,
+  q: Quality,
+  policy: PublishPolicy,
+  now: number,
+): boolean {
+  const table = new TagTable(['a/x']);
+  table.set(0, { asset: 'a', topic: 't', jsonKey: '"x":', scale: 1, offset: 0, policy });
+  if (previous) table.remember(0, previous.v, qualityCode(previous.q), previous.at);
+  return table.shouldPublish(0, v, qualityCode(q), now);
+}
 
 describe('toEngineering / toRaw', () => {
   it.each([
@@ -23,7 +39,7 @@ describe('toEngineering / toRaw', () => {
   });
 });
 
-describe('shouldPublish', () => {
+describe('TagTable.shouldPublish', () => {
   const last = { v: 100, q: 'good' as const, at: 1000 };
   const policy = (p: Partial<PublishPolicy> = {}): PublishPolicy => ({
     deadband: 0,
@@ -84,5 +100,14 @@ describe('shouldPublish', () => {
     expect(shouldPublish({ v: true, q: 'good', at: 0 }, false, 'good', p, 1)).toBe(true);
     expect(shouldPublish({ v: true, q: 'good', at: 0 }, true, 'good', p, 1)).toBe(false);
     expect(shouldPublish({ v: 'RUN', q: 'good', at: 0 }, 'STOP', 'good', p, 1)).toBe(true);
+    expect(shouldPublish({ v: 'RUN', q: 'good', at: 0 }, 'RUN', 'good', p, 1)).toBe(false);
+  });
+
+  it('a value of another type is a change; still no value is not', () => {
+    const p = policy({ deadband: 10 });
+    expect(shouldPublish({ v: 5, q: 'good', at: 0 }, '5', 'good', p, 1)).toBe(true);
+    expect(shouldPublish({ v: 1, q: 'good', at: 0 }, true, 'good', p, 1)).toBe(true);
+    expect(shouldPublish({ v: null, q: 'bad', at: 0 }, 3, 'bad', p, 1)).toBe(true);
+    expect(shouldPublish({ v: null, q: 'bad', at: 0 }, null, 'bad', p, 1)).toBe(false);
   });
 });

@@ -92,7 +92,7 @@ export function registerRead(program: Command): void {
         specs,
         line,
       );
-      const readings = await source.read();
+      const readings = (await source.read()).readings();
       await line.close();
       if (readings.length === 0)
         exitWithError(new Error(`no value read from ${ranges.join(' ')}; check the addresses`));

@@ -1,10 +1,12 @@
 /** The contract between protocol drivers and whoever polls them. Drivers know nothing of MQTT. */
 
+import type { SampleFrame } from './sample-frame.js';
+
 export type Quality = 'good' | 'bad' | 'uncertain';
 
 export type TagValue = number | boolean | string;
 
-/** One tag's value as a driver read it: raw (before scale/offset), with its quality. */
+/** One tag's value as a driver read it (SampleFrame.readings() gives a frame's as objects): raw (before scale/offset), with its quality. */
 export interface Reading {
   id: string;
   /** null when quality is bad and no value could be read. */
@@ -51,11 +53,17 @@ export interface PlannedRead {
 /** A device the agent polls. One instance per device; `read()` is never called concurrently. */
 export interface TagSource {
   readonly name: string;
+  /** Its tags' ids in config order: a sample's tag index points here. */
+  readonly tagIds: readonly string[];
   readonly status: SourceStatus;
   /** The read requests of one poll, where the driver plans them (for logs and `agent --test`). */
   readonly planned?: readonly PlannedRead[];
-  /** Reads every tag once. Never throws for device problems: those become bad readings. */
-  read(): Promise<Reading[]>;
+  /**
+   * Reads every tag once (Modbus) or takes what arrived since the last call (OPC UA). Never
+   * throws for device problems: those become bad samples. The frame is the source's own and
+   * valid until the next read().
+   */
+  read(): Promise<SampleFrame>;
   /** Writes a raw value (already unscaled) to a tag. Throws with a clear reason when refused. */
   write(id: string, value: TagValue): Promise<void>;
   close(): Promise<void>;

@@ -98,7 +98,7 @@ describe('fuzz', () => {
         ],
         line,
       );
-      const check = await source.read();
+      const check = (await source.read()).readings();
       expect(check[0], JSON.stringify(check)).toMatchObject({ quality: 'good' });
       await line.close();
       expect(after - before).toBeLessThan(10);
@@ -171,7 +171,7 @@ describe('fuzz', () => {
     const qualities = new Set<string>();
     let before = 0;
     for (let round = 0; answered < 2000; round++) {
-      const readings = await source.read();
+      const readings = (await source.read()).readings();
       expect(readings).toHaveLength(tags.length);
       for (const r of readings) {
         qualities.add(r.quality);

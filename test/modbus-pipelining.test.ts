@@ -38,7 +38,7 @@ describe('requests in flight on one TCP connection', () => {
         line,
       );
       expect(source.requestCount).toBeGreaterThan(30);
-      const readings = await source.read();
+      const readings = (await source.read()).readings();
       await line.close();
       expect(readings).toHaveLength(200);
       for (const t of device.tags) {

@@ -29,7 +29,7 @@ function tcpLine(port: number): ModbusLine {
 }
 
 async function readAll(): Promise<Map<string, TagValue | null>> {
-  const readings = await source.read();
+  const readings = (await source.read()).readings();
   expect(readings.filter((r) => r.quality !== 'good')).toEqual([]);
   return new Map(readings.map((r) => [r.id, r.value]));
 }
@@ -145,7 +145,7 @@ describe('Micro 820 simulator over Modbus TCP', () => {
       ],
       line,
     );
-    const readings = await bad.read();
+    const readings = (await bad.read()).readings();
     expect(readings.find((r) => r.id === 'missing')).toMatchObject({
       quality: 'bad',
       value: null,
@@ -163,7 +163,7 @@ describe('Micro 820 simulator over Modbus TCP', () => {
     }));
     const device = new ModbusDeviceSource({ name: 'holes', unitId: 1, maxGap: 8 }, tags, line);
     expect(device.requestCount).toBe(1);
-    const first = await device.read();
+    const first = (await device.read()).readings();
     expect(first.find((r) => r.id === 'hr95')).toMatchObject({
       quality: 'bad',
       reason: 'exception 2 (illegal data address)',
@@ -177,7 +177,7 @@ describe('Micro 820 simulator over Modbus TCP', () => {
     expect(device.requestCount).toBe(2);
     expect(device.status.blockedAddresses).toEqual(['hr:95']);
     const exceptions = device.status.exceptions;
-    const second = await device.read();
+    const second = (await device.read()).readings();
     expect(second.filter((r) => r.quality === 'good').map((r) => r.id)).toEqual([
       'hr100',
       'hr101',

@@ -174,14 +174,16 @@ describe('writes over MQTT to the Micro 820', () => {
     expect(on.packet.retain).toBe(false);
     expect(on.packet.qos).toBe(1);
     expect(coils()[DO_00]).toBe(true);
-    const read = (await source.read()).find((r) => r.id === 'conveyor1/DO_00');
+    const read = (await source.read()).readings().find((r) => r.id === 'conveyor1/DO_00');
     expect(read).toMatchObject({ value: true, quality: 'good' });
 
     // A bare JSON value, as text, read the way the CLI reads it.
     const off = await ask('conveyor1/DO_00', '"off"');
     expect(off.result).toMatchObject({ ok: true, value: false, raw: false, by: 'mqtt' });
     expect(coils()[DO_00]).toBe(false);
-    expect((await source.read()).find((r) => r.id === 'conveyor1/DO_00')?.value).toBe(false);
+    expect((await source.read()).readings().find((r) => r.id === 'conveyor1/DO_00')?.value).toBe(
+      false,
+    );
   });
 
   it('refuses a value outside the tag limits before the PLC sees it', async () => {

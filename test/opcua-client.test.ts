@@ -81,7 +81,7 @@ async function collect(
   await waitFor(
     'readings',
     async () => {
-      all.push(...(await s.read()));
+      all.push(...(await s.read()).readings());
       return done(all);
     },
     timeoutMs,
@@ -142,16 +142,16 @@ describe('subscriptions', () => {
     expect(every[0]!.sourceTs).toBeGreaterThanOrEqual(started - 5_000);
     // At full speed nothing changes: the value is repeated on each read() with its source time
     // and the time of the read, which is what the agent's heartbeat goes by.
-    const first = (await s.read()).find((r) => r.id === 'all')!;
+    const first = (await s.read()).readings().find((r) => r.id === 'all')!;
     await new Promise((r) => setTimeout(r, 300));
-    const second = (await s.read()).find((r) => r.id === 'all')!;
+    const second = (await s.read()).readings().find((r) => r.id === 'all')!;
     expect(second).toMatchObject({ value: 1750, quality: 'good', sourceTs: first.sourceTs });
     expect(second.ts).toBeGreaterThan(first.ts);
     // The filtered items see the same samples; a last step inside the band is never reported,
     // so give them a few publishing intervals more rather than wait for 1750.
     const until = Date.now() + 1_000;
     await waitFor('a few more publishes', async () => {
-      all.push(...(await s.read()));
+      all.push(...(await s.read()).readings());
       return Date.now() > until;
     });
     for (const [id, band] of [
@@ -204,7 +204,7 @@ describe('subscriptions', () => {
     await collect(s, good('pressure'));
     // Nobody reads for a while: far more than 4 notifications arrive.
     await new Promise((r) => setTimeout(r, 1_500));
-    const backlog = await s.read();
+    const backlog = (await s.read()).readings();
     expect(s.status.dropped).toBeGreaterThan(0);
     expect(backlog.length).toBeLessThanOrEqual(4);
     // What is kept is the newest of each tag: the next notifications continue from there.

@@ -1,7 +1,8 @@
 import { Backoff, sleep } from '../../core/backoff.js';
 import { errorMessage } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import type { PlannedRead, Reading, SourceStatus, TagSource, TagValue } from '../types.js';
+import { BAD, GOOD, SampleFrame } from '../sample-frame.js';
+import type { PlannedRead, SourceStatus, TagSource, TagValue } from '../types.js';
 import { AREAS, formatAddress, type Area, type ModbusAddress } from './address.js';
 import { CodecError, decodeValue, encodeValue, registerCount, type ValueFormat } from './codec.js';
 import { ModbusRequestError, type ModbusClient, type ModbusLine } from './line.js';
@@ -50,6 +51,13 @@ export interface ModbusDeviceStatus extends SourceStatus {
 
 const key = (area: Area, address: number) => `${area}:${address}`;
 
+/** A poll's read requests (items keyed by tag index) and the frame slot of each one's first item. */
+interface Plan {
+  requests: ReadRequest<number>[];
+  first: number[];
+  samples: number;
+}
+
 /**
  * One Modbus device (unit id) on a line. Reads are planned into as few requests as the limits
  * allow; the plan adapts when the device refuses an address: the refused block is probed
@@ -65,10 +73,12 @@ export class ModbusDeviceSource implements TagSource {
     failing: false,
     blockedAddresses: [],
   };
-  private plan: ReadRequest<ModbusTagSpec>[] = [];
+  readonly tagIds: readonly string[];
+  private plan: Plan = { requests: [], first: [], samples: 0 };
   private readonly tags: readonly ModbusTagSpec[];
-  private readonly byId = new Map<string, ModbusTagSpec>();
-  private readonly isolated = new Set<string>();
+  private readonly frame: SampleFrame;
+  /** Tag indices read on their own since the device refused them in a merged block. */
+  private readonly isolated = new Set<number>();
   private readonly blocked = new Set<string>();
   private readonly options: ModbusDeviceOptions;
   private readonly slow: Backoff;
@@ -83,7 +93,8 @@ export class ModbusDeviceSource implements TagSource {
   ) {
     this.options = { ...DEFAULT_DEVICE_OPTIONS, ...options };
     this.tags = tags;
-    for (const t of tags) this.byId.set(t.id, t);
+    this.tagIds = tags.map((t) => t.id);
+    this.frame = new SampleFrame(this.tagIds);
     this.slow = new Backoff(this.options.slowRetry);
     this.replan();
   }
@@ -94,12 +105,12 @@ export class ModbusDeviceSource implements TagSource {
 
   /** Read requests per poll in the current plan. */
   get requestCount(): number {
-    return this.plan.length;
+    return this.plan.requests.length;
   }
 
   /** The current plan: each read request's area, first address and length. */
   get planned(): (PlannedRead & { area: Area })[] {
-    return this.plan.map((r) => ({
+    return this.plan.requests.map((r) => ({
       area: r.area,
       start: r.start,
       count: r.count,
@@ -107,46 +118,51 @@ export class ModbusDeviceSource implements TagSource {
     }));
   }
 
-  async read(): Promise<Reading[]> {
+  async read(): Promise<SampleFrame> {
     const started = Date.now();
-    if (this.status.failing && started < this.retryAt)
-      return this.allBad(this.status.lastError ?? 'device failing', started);
+    if (this.status.failing && started < this.retryAt) {
+      this.allBad(this.status.lastError ?? 'device failing', started);
+      return this.frame;
+    }
     // A snapshot: isolate() may re-plan while this poll runs.
-    const plan = this.plan;
-    const results: Reading[][] = new Array<Reading[]>(plan.length);
+    const { requests, first, samples } = this.plan;
+    // Samples land in plan order whatever order the answers come in.
+    this.frame.reset(samples);
     let answered = false;
     let deadLine: string | undefined;
     let next = 0;
     // Up to the line's in-flight limit at once (1 on serial lines), in plan order.
     const worker = async (): Promise<void> => {
-      while (next < plan.length) {
+      while (next < requests.length) {
         const index = next++;
-        const request = plan[index]!;
+        const request = requests[index]!;
+        const slot = first[index]!;
         if (deadLine !== undefined) {
           // A dead line fails every request the same way; do not wait out a timeout for each.
-          results[index] = this.badFor(request, deadLine, Date.now());
+          this.badFor(request, slot, deadLine, Date.now());
           continue;
         }
         try {
-          results[index] = await this.readRequest(request);
+          await this.readRequest(request, slot);
           answered = true;
         } catch (err) {
           const e = err as ModbusRequestError;
           if (!e.transport) answered = true;
           if (e.exceptionCode === ExceptionCode.IllegalDataAddress && request.items.length > 1) {
-            results[index] = await this.isolate(request);
+            await this.isolate(request, slot);
             continue;
           }
           if (e.exceptionCode === ExceptionCode.IllegalDataAddress) this.block(request);
-          results[index] = this.badFor(request, e.reason, Date.now());
+          this.badFor(request, slot, e.reason, Date.now());
           if (e.transport && !this.line.connected) deadLine = e.reason;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.line.concurrency, plan.length) }, worker));
-    const out = results.flat();
+    await Promise.all(
+      Array.from({ length: Math.min(this.line.concurrency, requests.length) }, worker),
+    );
     this.afterPoll(answered, Date.now() - started);
-    return out;
+    return this.frame;
   }
 
   private afterPoll(answered: boolean, latencyMs: number): void {
@@ -178,8 +194,11 @@ export class ModbusDeviceSource implements TagSource {
     }
   }
 
-  /** One request with retries on timeout; resolves to good readings or throws ModbusRequestError. */
-  private async readRequest(request: ReadRequest<ModbusTagSpec>): Promise<Reading[]> {
+  /**
+   * One request with retries on timeout; its samples go to the frame from `slot` on. Throws
+   * ModbusRequestError when it gets no data.
+   */
+  private async readRequest(request: ReadRequest<number>, slot: number): Promise<void> {
     const { area, start, count } = request;
     let retry: Backoff | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -188,7 +207,8 @@ export class ModbusDeviceSource implements TagSource {
         const data = await this.line.request(this.options.unitId, (c) =>
           readArea(c, area, start, count),
         );
-        return this.decode(request, data, Date.now());
+        this.decode(request, data, Date.now(), slot);
+        return;
       } catch (err) {
         const e = err as ModbusRequestError;
         this.status.errors += 1;
@@ -203,53 +223,52 @@ export class ModbusDeviceSource implements TagSource {
   }
 
   private decode(
-    request: ReadRequest<ModbusTagSpec>,
+    request: ReadRequest<number>,
     data: ArrayLike<number | boolean>,
     ts: number,
-  ): Reading[] {
+    slot: number,
+  ): void {
     const bits = AREAS[request.area].bits;
-    return request.items.map((item): Reading => {
-      const id = item.key.id;
-      if (bits) return { id, value: data[item.index] === true, quality: 'good', ts };
-      try {
-        const value = decodeValue(data as ArrayLike<number>, item.index, item.key.format);
-        if (typeof value === 'number' && !Number.isFinite(value)) {
-          return { id, value: null, quality: 'bad', reason: `decode error: ${value}`, ts };
-        }
-        return { id, value, quality: 'good', ts };
-      } catch (err) {
-        return {
-          id,
-          value: null,
-          quality: 'bad',
-          reason: `decode error: ${errorMessage(err)}`,
-          ts,
-        };
+    const { items } = request;
+    const frame = this.frame;
+    for (let k = 0; k < items.length; k++) {
+      const { key: tag, index } = items[k]!;
+      if (bits) {
+        frame.put(slot + k, tag, data[index] === true, GOOD, undefined, ts);
+        continue;
       }
-    });
+      try {
+        const value = decodeValue(data as ArrayLike<number>, index, this.tags[tag]!.format);
+        if (typeof value === 'number' && !Number.isFinite(value))
+          frame.put(slot + k, tag, null, BAD, `decode error: ${value}`, ts);
+        else frame.put(slot + k, tag, value, GOOD, undefined, ts);
+      } catch (err) {
+        frame.put(slot + k, tag, null, BAD, `decode error: ${errorMessage(err)}`, ts);
+      }
+    }
   }
 
   /**
    * The device refused a merged block. Probe each tag alone: refused ones are bad addresses and
    * stay isolated; when none is, the unused addresses the block bridged were the problem.
    */
-  private async isolate(request: ReadRequest<ModbusTagSpec>): Promise<Reading[]> {
-    const out: Reading[] = [];
+  private async isolate(request: ReadRequest<number>, slot: number): Promise<void> {
     let foundBad = false;
-    for (const item of request.items) {
+    for (const [k, item] of request.items.entries()) {
+      const offset = this.tags[item.key]!.address.offset;
       const single = planReads([
-        { key: item.key, area: request.area, offset: item.key.address.offset, count: item.count },
+        { key: item.key, area: request.area, offset, count: item.count },
       ])[0]!;
       try {
-        out.push(...(await this.readRequest(single)));
+        await this.readRequest(single, slot + k);
       } catch (err) {
         const e = err as ModbusRequestError;
         if (e.exceptionCode === ExceptionCode.IllegalDataAddress) {
           foundBad = true;
-          this.isolated.add(item.key.id);
+          this.isolated.add(item.key);
           this.block(single);
         }
-        out.push(...this.badFor(single, e.reason, Date.now()));
+        this.badFor(single, slot + k, e.reason, Date.now());
       }
     }
     if (!foundBad) {
@@ -264,22 +283,21 @@ export class ModbusDeviceSource implements TagSource {
         device: this.name,
         block: `${request.area}:${request.start}+${request.count}`,
         blocked: this.status.blockedAddresses,
-        requests: this.plan.length,
+        requests: this.plan.requests.length,
       },
       'device refused a block with illegal data address; isolated the bad addresses and re-planned',
     );
-    return out;
   }
 
-  private block(request: ReadRequest<ModbusTagSpec>): void {
+  private block(request: ReadRequest<number>): void {
     for (const a of range(request.start, request.count)) this.blocked.add(key(request.area, a));
     this.status.blockedAddresses = [...this.blocked];
   }
 
   private replan(): void {
-    this.plan = planReads(
-      this.tags.map((t) => ({
-        key: t,
+    const requests = planReads(
+      this.tags.map((t, i) => ({
+        key: i,
         area: t.address.area,
         offset: t.address.offset,
         count: AREAS[t.address.area].bits ? 1 : registerCount(t.format),
@@ -292,14 +310,22 @@ export class ModbusDeviceSource implements TagSource {
           coil: this.options.maxBitsPerRead,
           di: this.options.maxBitsPerRead,
         },
-        isolated: (t) => this.isolated.has(t.id),
+        isolated: (i) => this.isolated.has(i),
         blocked: (area, address) => this.blocked.has(key(area, address)),
       },
     );
+    const first: number[] = [];
+    let samples = 0;
+    for (const r of requests) {
+      first.push(samples);
+      samples += r.items.length;
+    }
+    this.plan = { requests, first, samples };
   }
 
   async write(id: string, value: TagValue): Promise<void> {
-    const tag = this.byId.get(id);
+    // Writes are rare: a scan rather than an index of every tag kept for them.
+    const tag = this.tags.find((t) => t.id === id);
     if (!tag) throw new Error(`device ${this.name} has no tag ${id}`);
     const { area, offset } = tag.address;
     const where = `${formatAddress(tag.address)} on ${this.name}`;
@@ -331,18 +357,15 @@ export class ModbusDeviceSource implements TagSource {
     // The line belongs to whoever created it; it may serve other devices.
   }
 
-  private badFor(request: ReadRequest<ModbusTagSpec>, reason: string, ts: number): Reading[] {
-    return request.items.map((item) => ({
-      id: item.key.id,
-      value: null,
-      quality: 'bad',
-      reason,
-      ts,
-    }));
+  private badFor(request: ReadRequest<number>, slot: number, reason: string, ts: number): void {
+    const { items } = request;
+    for (let k = 0; k < items.length; k++)
+      this.frame.put(slot + k, items[k]!.key, null, BAD, reason, ts);
   }
 
-  private allBad(reason: string, ts: number): Reading[] {
-    return this.tags.map((t) => ({ id: t.id, value: null, quality: 'bad', reason, ts }));
+  private allBad(reason: string, ts: number): void {
+    this.frame.reset(this.tags.length);
+    for (let i = 0; i < this.tags.length; i++) this.frame.put(i, i, null, BAD, reason, ts);
   }
 }
 

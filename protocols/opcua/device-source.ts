@@ -16,6 +16,7 @@ import {
 import { errorMessage } from '../../core/errors.js';
 import { LogLimiter } from '../../core/log-limiter.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { qualityCode, SampleFrame } from '../sample-frame.js';
 import type { Quality, Reading, SourceStatus, TagSource, TagValue } from '../types.js';
 import { resolveBrowsePath } from './browse.js';
 import { OpcuaConnection, type ConnectionOptions } from './connection.js';
@@ -89,7 +90,10 @@ export class OpcuaDeviceSource implements TagSource {
   };
   private readonly options: OpcuaDeviceOptions;
   private readonly connection: OpcuaConnection;
-  private readonly byId = new Map<string, OpcuaTagSpec>();
+  readonly tagIds: readonly string[];
+  /** Tag index by id. */
+  private readonly byId = new Map<string, number>();
+  private readonly frame: SampleFrame;
   private readonly pollTags: OpcuaTagSpec[];
   private readonly subscribedTags: OpcuaTagSpec[];
   /** Built-in type of each tag's value as last seen, for typed writes. */
@@ -113,7 +117,9 @@ export class OpcuaDeviceSource implements TagSource {
     private readonly log: Logger = silentLogger,
   ) {
     this.options = { ...DEFAULT_OPCUA_DEVICE, ...options };
-    for (const t of tags) this.byId.set(t.id, t);
+    this.tagIds = tags.map((t) => t.id);
+    tags.forEach((t, i) => this.byId.set(t.id, i));
+    this.frame = new SampleFrame(this.tagIds);
     this.pollTags = tags.filter((t) => t.mode === 'poll');
     this.subscribedTags = tags.filter((t) => t.mode === 'subscription');
     this.connection = new OpcuaConnection(
@@ -137,7 +143,17 @@ export class OpcuaDeviceSource implements TagSource {
     this.connection.start();
   }
 
-  async read(): Promise<Reading[]> {
+  async read(): Promise<SampleFrame> {
+    const readings = await this.collect();
+    const frame = this.frame;
+    frame.reset(0);
+    for (const r of readings)
+      frame.push(this.byId.get(r.id)!, r.value, qualityCode(r.quality), r.reason, r.ts, r.sourceTs);
+    return frame;
+  }
+
+  /** What arrived since the last read, the unchanged values repeated and the polled tags read. */
+  private async collect(): Promise<Reading[]> {
     this.start();
     const now = Date.now();
     const session = this.connection.activeSession;
@@ -204,7 +220,8 @@ export class OpcuaDeviceSource implements TagSource {
     const converted = fromVariant(variant.dataType, variant.value, variant.arrayType);
     if (converted.value === null)
       return bad(id, converted.reason ?? status.reason ?? 'no value', ts, sourceTs);
-    const expected = this.byId.get(id)?.valueType;
+    const index = this.byId.get(id);
+    const expected = index === undefined ? undefined : this.tags[index]!.valueType;
     if (expected !== undefined && typeof converted.value !== expected)
       return bad(
         id,
@@ -389,7 +406,8 @@ export class OpcuaDeviceSource implements TagSource {
   }
 
   async write(id: string, value: TagValue): Promise<void> {
-    const tag = this.byId.get(id);
+    const index = this.byId.get(id);
+    const tag = index === undefined ? undefined : this.tags[index];
     if (!tag) throw new Error(`device ${this.name} has no tag ${id}`);
     const session = this.connection.activeSession;
     const nodeId = this.live?.nodeIds.get(id);
