@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
 import { z } from 'zod';
 import { agentConfigSchema } from '../agent/config.js';
-import { parseConfigText } from '../core/config/load.js';
+import { parseConfigText, parseYaml } from '../core/config/load.js';
 import { gatewayConfigSchema } from '../gateway/config.js';
 import { exitWithError } from './run.js';
 
@@ -11,9 +10,9 @@ const SCHEMAS = { agent: agentConfigSchema, gateway: gatewayConfigSchema } as co
 type Kind = keyof typeof SCHEMAS;
 
 /** An agent config lists devices; a gateway config has an influx, subscribe or broker section. */
-function detectKind(text: string): Kind {
+function detectKind(text: string, file: string): Kind {
   try {
-    const doc: unknown = parse(text);
+    const doc = parseYaml(text, file);
     if (
       doc &&
       typeof doc === 'object' &&
@@ -47,7 +46,7 @@ export function registerConfig(program: Command): void {
     .addHelpText('after', '\nExample:\n  factorylm config validate deploy/examples/micro820.yaml')
     .action(async (file: string, opts: { kind?: Kind }) => {
       const text = await readFile(file, 'utf8').catch(exitWithError);
-      const kind = opts.kind ?? detectKind(text);
+      const kind = opts.kind ?? detectKind(text, file);
       try {
         const parsed = parseConfigText(text, file, SCHEMAS[kind]);
         if (kind === 'agent') {

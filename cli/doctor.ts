@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
 import {
   clockCheck,
   fail,
@@ -10,6 +9,7 @@ import {
   warn,
   type Check,
 } from '../core/checks.js';
+import { parseYaml } from '../core/config/load.js';
 import { errorMessage } from '../core/errors.js';
 import { createRootLogger } from '../core/logger.js';
 
@@ -21,7 +21,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** An agent config has devices; anything else is taken for a gateway config. */
 function kindOf(file: string): 'agent' | 'gateway' {
-  const doc: unknown = parse(readFileSync(file, 'utf8'));
+  const doc = parseYaml(readFileSync(file, 'utf8'), file);
   return doc && typeof doc === 'object' && 'devices' in doc ? 'agent' : 'gateway';
 }
 
