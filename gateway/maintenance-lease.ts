@@ -36,6 +36,8 @@ export class MaintenanceLease {
   private lease?: LeaseBody;
   private timer?: NodeJS.Timeout;
   private active = false;
+  /** Released for good: the gateway is stopping and its bridge is closing. */
+  private released = false;
 
   constructor(
     private readonly client: MqttClient,
@@ -54,6 +56,8 @@ export class MaintenanceLease {
 
   /** A message on LEASE_TOPIC. */
   receive(payload: Buffer): void {
+    // Our own last claim may come back after release(); taking it would reopen a closed bridge.
+    if (this.released) return;
     this.lease = parseLease(payload);
     this.update();
   }
@@ -64,6 +68,7 @@ export class MaintenanceLease {
 
   /** Gives the lease up so another instance takes over at once. */
   release(): void {
+    this.released = true;
     clearTimeout(this.timer);
     if (this.lease?.holder === this.name && this.client.connected)
       this.client.publish(LEASE_TOPIC, '', { qos: 1, retain: true });
