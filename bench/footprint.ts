@@ -297,7 +297,7 @@ const IMPORTS = [
   'mqtt',
   'modbus-serial',
   'zod',
-  'yaml',
+  'js-yaml',
   'pino',
   'prom-client',
   'better-sqlite3',
