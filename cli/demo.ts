@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -353,6 +353,7 @@ export function registerDemo(program: Command): void {
         await llmSim.stop();
         await cmmsSim.stop();
         await broker.stop();
+        rmSync(state, { recursive: true, force: true });
         process.stdout.write(pending.splice(0).join(''));
         console.log('Demo stopped.');
       };

@@ -1,6 +1,4 @@
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,6 +11,7 @@ import {
   warn,
   fail,
 } from './checks.js';
+import { testDir } from '../test/support/temp.js';
 
 describe('nodeVersionCheck', () => {
   it.each([
@@ -44,13 +43,13 @@ describe('clockCheck', () => {
 describe('folderCheck', () => {
   it.each([
     {
-      file: join(mkdtempSync(join(tmpdir(), 'fc-')), 'q.db'),
+      file: join(testDir('fc-'), 'q.db'),
       need: 1,
       status: 'ok',
       detail: /^writable, \d+ MiB free/,
     },
     {
-      file: join(mkdtempSync(join(tmpdir(), 'fc-')), 'q.db'),
+      file: join(testDir('fc-'), 'q.db'),
       need: 2 ** 60,
       status: 'fail',
       detail: /less than the configured maxBytes/,

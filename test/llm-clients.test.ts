@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sampleContext } from '../maintenance/llm/client.js';
@@ -10,6 +9,7 @@ import { OllamaClient } from '../maintenance/llm/ollama.js';
 import { OpenAiClient } from '../maintenance/llm/openai.js';
 import { startLlmSim, type LlmSim } from './support/llm-sim.js';
 import { freePort, runCli } from './support/processes.js';
+import { testDir } from './support/temp.js';
 
 let sim: LlmSim;
 
@@ -168,7 +168,7 @@ describe('Ollama specifics', () => {
 
 describe('OpenAI API key', () => {
   let keyed: LlmSim;
-  const dir = mkdtempSync(join(tmpdir(), 'llm-key-'));
+  const dir = testDir('llm-key-');
   beforeAll(async () => {
     keyed = await startLlmSim(['--api-key-env', 'SIM_LLM_KEY'], { SIM_LLM_KEY: 'sk-test-123' });
   });
@@ -219,7 +219,7 @@ describe('factorylm llm check', () => {
   });
 
   it('reads maintenance.llm from a gateway config; flags override it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'llm-check-'));
+    const dir = testDir('llm-check-');
     const file = join(dir, 'gateway.yaml');
     writeFileSync(
       file,
@@ -245,7 +245,7 @@ describe('factorylm llm check', () => {
   });
 
   it('names a bad config value with its path', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'llm-check-'));
+    const dir = testDir('llm-check-');
     const file = join(dir, 'gateway.yaml');
     writeFileSync(file, 'maintenance:\n  llm:\n    api: claude\n');
     const { code, stderr } = await runCli(['llm', 'check', '--config', file]);

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Micro820Simulator } from '../simulators/micro820/simulator.js';
@@ -9,6 +7,7 @@ import { startAgent, startSimulator, writeConfig } from './support/pipeline.js';
 import { freePort, runCli, startCli, type Running } from './support/processes.js';
 import { startMosquitto, type Service } from './support/services.js';
 import { waitFor } from './support/wait.js';
+import { testDir } from './support/temp.js';
 
 /**
  * Issue 13 end to end, every part a real process but the PLC (in this process, so the test can
@@ -53,7 +52,7 @@ async function startBridgeGateway(
   options: { waitMs?: number; shareGroup?: string; leaseTtlSec?: number } = {},
 ): Promise<{ gateway: Running; http: string }> {
   const port = await freePort();
-  const state = mkdtempSync(join(tmpdir(), 'factorylm-bridge-'));
+  const state = testDir('factorylm-bridge-');
   const file = writeConfig('gateway', {
     name,
     mqtt: { url: loop.broker.url },

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { silentLogger } from '../core/logger.js';
 import { markHistorical } from '../protocols/mqtt/payload.js';
 import { startMosquitto, type Service } from './support/services.js';
 import { waitFor } from './support/wait.js';
+import { testDir } from './support/temp.js';
 
 let broker: Service;
 let watcher: MqttClient;
@@ -93,7 +93,7 @@ afterAll(async () => {
 
 describe('Outbox against a real Mosquitto', () => {
   it('passes live messages straight through, in order, and leaves nothing on disk', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dir = testDir('outbox-');
     const entry = startOutbox(options(dir));
     await waitFor('connected', () => entry.client.connected);
     for (let i = 0; i < 5000; i++) entry.outbox.append('outbox/live', body(i), 1);
@@ -110,7 +110,7 @@ describe('Outbox against a real Mosquitto', () => {
   });
 
   it('writes nothing to disk for messages the broker acknowledges within the flush interval', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dir = testDir('outbox-');
     // A long interval, so a slow machine still gets every PUBACK in time.
     const entry = startOutbox(options(dir, { flushIntervalMs: 10_000 }));
     await waitFor('connected', () => entry.client.connected);
@@ -129,7 +129,7 @@ describe('Outbox against a real Mosquitto', () => {
   });
 
   it('keeps messages on disk while the broker is down and replays them in order, marked historical', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dir = testDir('outbox-');
     const entry = startOutbox(options(dir, { replayRatePerSec: 2000 }));
     await waitFor('connected', () => entry.client.connected);
     for (let i = 0; i < 100; i++) entry.outbox.append('outbox/outage', body(i), 1);
@@ -164,7 +164,7 @@ describe('Outbox against a real Mosquitto', () => {
   });
 
   it('replays the backlog of a previous process after a restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dir = testDir('outbox-');
     const queue = new DurableQueue(join(dir, 'outbox.db'), { maxBytes: 1e9, maxAgeMs: 3600_000 });
     queue.commit(
       Array.from({ length: 500 }, (_, n) => ({
@@ -189,7 +189,7 @@ describe('Outbox against a real Mosquitto', () => {
   });
 
   it('drops the oldest messages beyond maxBytes and counts them', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dir = testDir('outbox-');
     const entry = startOutbox(options(dir, { maxBytes: 1_000_000 }));
     await waitFor('connected', () => entry.client.connected);
     await broker.kill('SIGKILL');
@@ -216,7 +216,7 @@ describe('Outbox against a real Mosquitto', () => {
   it.each([4, 5] as const)(
     'QoS 0 over MQTT %s: sent without waiting, in order, multi-byte and large bodies intact',
     async (protocolVersion) => {
-      const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+      const dir = testDir('outbox-');
       const entry = startOutbox(options(dir, { qos: 0 }), protocolVersion);
       await waitFor('connected', () => entry.client.connected);
       const topic = `outbox/qos0-v${protocolVersion}/°C`;
@@ -232,7 +232,7 @@ describe('Outbox against a real Mosquitto', () => {
   );
 
   it('QoS 0: keeps messages while the broker is down and replays them in order, marked historical', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dir = testDir('outbox-');
     const entry = startOutbox(options(dir, { qos: 0, replayRatePerSec: 2000 }), 5);
     await waitFor('connected', () => entry.client.connected);
     for (let i = 0; i < 100; i++) entry.outbox.append('outbox/qos0-outage', body(i), 1);
@@ -255,7 +255,7 @@ describe('Outbox against a real Mosquitto', () => {
   });
 
   it('falls back to memory with a clear error when the file cannot be opened', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const dir = testDir('outbox-');
     const readOnly = join(dir, 'ro');
     mkdirSync(readOnly);
     chmodSync(readOnly, 0o500);

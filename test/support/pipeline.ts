@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadAgentConfig, type AgentConfig, type ModbusDeviceConfig } from '../../agent/config.js';
@@ -8,6 +7,7 @@ import { AREAS, parseTagAddress } from '../../protocols/modbus/address.js';
 import { REGISTER_BASE } from '../../simulators/micro820/model.js';
 import { Micro820Simulator } from '../../simulators/micro820/simulator.js';
 import { startCli, type Running } from './processes.js';
+import { testDir } from './temp.js';
 
 export const EXAMPLE = 'deploy/examples/micro820.yaml';
 
@@ -21,7 +21,7 @@ export function exampleEnv(plcPort: number, mqttUrl: string): NodeJS.ProcessEnv 
     MQTT_PASSWORD: '',
     LOG_LEVEL: 'info',
     // Each agent its own outbox and a free health port, so parallel tests never share them.
-    FACTORYLM_OUTBOX: join(mkdtempSync(join(tmpdir(), 'factorylm-outbox-')), 'outbox.db'),
+    FACTORYLM_OUTBOX: join(testDir('factorylm-outbox-'), 'outbox.db'),
     HEALTH_PORT: '0',
   };
 }
@@ -34,7 +34,7 @@ export async function startSimulator(port = 0): Promise<Micro820Simulator> {
 
 /** Writes a config document to a YAML file in a fresh temporary folder; returns its path. */
 export function writeConfig(name: string, doc: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'factorylm-'));
+  const dir = testDir('factorylm-');
   const file = join(dir, `${name}.yaml`);
   if (doc.devices) {
     // An agent config: its outbox goes beside the file, and the health endpoint off (port 0).
