@@ -1,4 +1,13 @@
-import { BOOLEAN, NO_VALUE, NUMBER, QUALITIES, TEXT } from '../protocols/sample-frame.js';
+import {
+  BOOLEAN,
+  loadValue,
+  NO_VALUE,
+  NUMBER,
+  QUALITIES,
+  storeValue,
+  TEXT,
+  type ValueColumns,
+} from '../protocols/sample-frame.js';
 import type { Quality, TagValue } from '../protocols/types.js';
 
 /** When a tag is published: report by exception with a heartbeat. */
@@ -50,9 +59,8 @@ export class TagTable {
   private readonly deadbandPercent: Float64Array;
   private readonly minIntervalMs: Float64Array;
   private readonly maxSilenceMs: Float64Array;
-  private readonly lastKind: Uint8Array;
-  private readonly lastNum: Float64Array;
-  private readonly lastText: (string | undefined)[];
+  /** The last value published; kind NEVER before the first. */
+  private readonly lastValue: ValueColumns;
   private readonly lastQuality: Uint8Array;
   private readonly lastAt: Float64Array;
   /** Built on first use: births and reloads look tags up by id, the poll path never does. */
@@ -69,9 +77,11 @@ export class TagTable {
     this.deadbandPercent = new Float64Array(n);
     this.minIntervalMs = new Float64Array(n);
     this.maxSilenceMs = new Float64Array(n);
-    this.lastKind = new Uint8Array(n).fill(NEVER);
-    this.lastNum = new Float64Array(n);
-    this.lastText = new Array<string | undefined>(n);
+    this.lastValue = {
+      kind: new Uint8Array(n).fill(NEVER),
+      num: new Float64Array(n),
+      text: new Array<string | undefined>(n),
+    };
     this.lastQuality = new Uint8Array(n);
     this.lastAt = new Float64Array(n);
   }
@@ -105,7 +115,8 @@ export class TagTable {
    * (protocols/sample-frame.ts).
    */
   shouldPublish(i: number, v: TagValue | null, q: number, now: number): boolean {
-    const kind = this.lastKind[i]!;
+    const { kind: kinds, num, text } = this.lastValue;
+    const kind = kinds[i]!;
     if (kind === NEVER) return true;
     if (this.lastQuality[i] !== q) return true;
     const since = now - this.lastAt[i]!;
@@ -114,7 +125,7 @@ export class TagTable {
     if (v === null || kind === NO_VALUE) return v !== null || kind !== NO_VALUE;
     if (typeof v === 'number') {
       if (kind !== NUMBER) return true;
-      const last = this.lastNum[i]!;
+      const last = num[i]!;
       const delta = Math.abs(v - last);
       if (delta === 0) return false;
       const deadband = this.deadband[i]!;
@@ -123,51 +134,32 @@ export class TagTable {
       if (percent > 0 && delta <= (Math.abs(last) * percent) / 100) return false;
       return true;
     }
-    if (typeof v === 'boolean') return kind !== BOOLEAN || v !== (this.lastNum[i] !== 0);
-    return kind !== TEXT || v !== this.lastText[i];
+    if (typeof v === 'boolean') return kind !== BOOLEAN || v !== (num[i] !== 0);
+    return kind !== TEXT || v !== text[i];
   }
 
   /** Records a published sample. */
   remember(i: number, v: TagValue | null, q: number, at: number): void {
-    if (typeof v === 'number') {
-      this.lastKind[i] = NUMBER;
-      this.lastNum[i] = v;
-      this.lastText[i] = undefined;
-    } else if (typeof v === 'boolean') {
-      this.lastKind[i] = BOOLEAN;
-      this.lastNum[i] = v ? 1 : 0;
-      this.lastText[i] = undefined;
-    } else if (typeof v === 'string') {
-      this.lastKind[i] = TEXT;
-      this.lastText[i] = v;
-    } else {
-      this.lastKind[i] = NO_VALUE;
-      this.lastText[i] = undefined;
-    }
+    storeValue(this.lastValue, i, v);
     this.lastQuality[i] = q;
     this.lastAt[i] = at;
   }
 
   /** What was last published for tag `i`, if anything was. */
   last(i: number): LastSample | undefined {
-    const kind = this.lastKind[i];
-    if (kind === NEVER) return undefined;
-    const v =
-      kind === NUMBER
-        ? this.lastNum[i]!
-        : kind === BOOLEAN
-          ? this.lastNum[i] !== 0
-          : kind === TEXT
-            ? this.lastText[i]!
-            : null;
-    return { v, q: QUALITIES[this.lastQuality[i]!]!, at: this.lastAt[i]! };
+    if (this.lastValue.kind[i] === NEVER) return undefined;
+    return {
+      v: loadValue(this.lastValue, i),
+      q: QUALITIES[this.lastQuality[i]!]!,
+      at: this.lastAt[i]!,
+    };
   }
 
   /** Takes over tag `i`'s last published sample from another table (a reload). */
   carry(i: number, from: TagTable, j: number): void {
-    this.lastKind[i] = from.lastKind[j]!;
-    this.lastNum[i] = from.lastNum[j]!;
-    this.lastText[i] = from.lastText[j];
+    this.lastValue.kind[i] = from.lastValue.kind[j]!;
+    this.lastValue.num[i] = from.lastValue.num[j]!;
+    this.lastValue.text[i] = from.lastValue.text[j];
     this.lastQuality[i] = from.lastQuality[j]!;
     this.lastAt[i] = from.lastAt[j]!;
   }

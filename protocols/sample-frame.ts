@@ -15,6 +15,57 @@ export const NUMBER = 1;
 export const BOOLEAN = 2;
 export const TEXT = 3;
 
+/** Values of every tag type as columns: a kind, the number (booleans as 0/1) and the text. */
+export interface ValueColumns {
+  kind: Uint8Array;
+  num: Float64Array;
+  text: (string | undefined)[];
+}
+
+export function storeValue(c: ValueColumns, i: number, value: TagValue | null): void {
+  if (typeof value === 'number') {
+    c.kind[i] = NUMBER;
+    c.num[i] = value;
+    c.text[i] = undefined;
+  } else if (typeof value === 'boolean') {
+    c.kind[i] = BOOLEAN;
+    c.num[i] = value ? 1 : 0;
+    c.text[i] = undefined;
+  } else if (typeof value === 'string') {
+    c.kind[i] = TEXT;
+    c.text[i] = value;
+  } else {
+    c.kind[i] = NO_VALUE;
+    c.text[i] = undefined;
+  }
+}
+
+export function loadValue(c: ValueColumns, i: number): TagValue | null {
+  switch (c.kind[i]) {
+    case NUMBER:
+      return c.num[i]!;
+    case BOOLEAN:
+      return c.num[i] !== 0;
+    case TEXT:
+      return c.text[i]!;
+    default:
+      return null;
+  }
+}
+
+/**
+ * One sample as push() takes it: put()'s arguments after the slot, spelled out there because a
+ * rest parameter would be an array per sample on the poll path.
+ */
+type Sample = [
+  tag: number,
+  value: TagValue | null,
+  quality: number,
+  reason: string | undefined,
+  ts: number,
+  sourceTs?: number,
+];
+
 /**
  * The samples of one read(), as columns: sample `s` is tag `tag[s]` (an index into `ids`, the
  * source's tags in config order) with its raw value, quality, reason and times.
@@ -23,7 +74,7 @@ export const TEXT = 3;
  * read(). Why columns: at 100,000 samples/s an object per sample was most of the agent's
  * garbage, and collecting it a third of the agent's CPU (bench:footprint with --cpu-prof).
  */
-export class SampleFrame {
+export class SampleFrame implements ValueColumns {
   /** Samples in the frame. */
   count = 0;
   tag: Uint32Array;
@@ -70,21 +121,7 @@ export class SampleFrame {
     sourceTs = NaN,
   ): void {
     this.tag[slot] = tag;
-    if (typeof value === 'number') {
-      this.kind[slot] = NUMBER;
-      this.num[slot] = value;
-      this.text[slot] = undefined;
-    } else if (typeof value === 'boolean') {
-      this.kind[slot] = BOOLEAN;
-      this.num[slot] = value ? 1 : 0;
-      this.text[slot] = undefined;
-    } else if (typeof value === 'string') {
-      this.kind[slot] = TEXT;
-      this.text[slot] = value;
-    } else {
-      this.kind[slot] = NO_VALUE;
-      this.text[slot] = undefined;
-    }
+    storeValue(this, slot, value);
     this.quality[slot] = quality;
     this.reason[slot] = reason;
     this.ts[slot] = ts;
@@ -92,30 +129,14 @@ export class SampleFrame {
   }
 
   /** Appends a sample, growing the columns when full. */
-  push(
-    tag: number,
-    value: TagValue | null,
-    quality: number,
-    reason: string | undefined,
-    ts: number,
-    sourceTs = NaN,
-  ): void {
+  push(...sample: Sample): void {
     this.reserve(this.count + 1);
-    this.put(this.count++, tag, value, quality, reason, ts, sourceTs);
+    this.put(this.count++, ...sample);
   }
 
   /** The raw value of sample `slot`. */
   value(slot: number): TagValue | null {
-    switch (this.kind[slot]) {
-      case NUMBER:
-        return this.num[slot]!;
-      case BOOLEAN:
-        return this.num[slot] !== 0;
-      case TEXT:
-        return this.text[slot]!;
-      default:
-        return null;
-    }
+    return loadValue(this, slot);
   }
 
   /** The time to publish for sample `slot`: the source's when it gave one. */
