@@ -109,8 +109,9 @@ function messagesOf(
     return [{ topic, payload: `Sparkplug B, ${readings.length} metrics: ${metrics.join(', ')}` }];
   }
   const frame = new SampleFrame(source.tagIds);
+  frame.reset(readings.length);
   readings.forEach((r, i) =>
-    frame.push(i, r.value, qualityCode(r.quality), r.reason, r.ts, r.sourceTs),
+    frame.put(i, i, r.value, qualityCode(r.quality), r.reason, r.ts, r.sourceTs),
   );
   const messages: DryRunDevice['messages'] = [];
   const sink = {

@@ -40,7 +40,7 @@ export interface LastSample {
   at: number;
 }
 
-/** lastKind before a tag's first publish. */
+/** lastValue.kind before a tag's first publish. */
 const NEVER = 255;
 
 /**

@@ -40,10 +40,10 @@ describe('SampleFrame', () => {
     expect(frame.sampleTs(0)).toBe(2);
   });
 
-  it('push grows past its first size and keeps what it held', () => {
+  it('reset grows the columns past their first size', () => {
     const frame = new SampleFrame(['a/x', 'a/y']);
-    frame.reset(0);
-    for (let i = 0; i < 10; i++) frame.push(i % 2, i, GOOD, undefined, i, 100 + i);
+    frame.reset(10);
+    for (let i = 0; i < 10; i++) frame.put(i, i % 2, i, GOOD, undefined, i, 100 + i);
     expect(frame.count).toBe(10);
     const readings = frame.readings();
     expect(readings.map((r) => r.value)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);

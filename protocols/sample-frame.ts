@@ -54,19 +54,6 @@ export function loadValue(c: ValueColumns, i: number): TagValue | null {
 }
 
 /**
- * One sample as push() takes it: put()'s arguments after the slot, spelled out there because a
- * rest parameter would be an array per sample on the poll path.
- */
-type Sample = [
-  tag: number,
-  value: TagValue | null,
-  quality: number,
-  reason: string | undefined,
-  ts: number,
-  sourceTs?: number,
-];
-
-/**
  * The samples of one read(), as columns: sample `s` is tag `tag[s]` (an index into `ids`, the
  * source's tags in config order) with its raw value, quality, reason and times.
  *
@@ -77,34 +64,26 @@ type Sample = [
 export class SampleFrame implements ValueColumns {
   /** Samples in the frame. */
   count = 0;
-  tag: Uint32Array;
-  kind: Uint8Array;
-  num: Float64Array;
-  text: (string | undefined)[];
-  quality: Uint8Array;
-  reason: (string | undefined)[];
+  tag = new Uint32Array(0);
+  kind = new Uint8Array(0);
+  num = new Float64Array(0);
+  text: (string | undefined)[] = [];
+  quality = new Uint8Array(0);
+  reason: (string | undefined)[] = [];
   /** When the response arrived, ms since the epoch. */
-  ts: Float64Array;
+  ts = new Float64Array(0);
   /** When the value changed at the source where the device says (OPC UA); NaN when it does not. */
-  sourceTs: Float64Array;
+  sourceTs = new Float64Array(0);
 
   /** `ids`: the source's tag ids; the index of each is what `tag` holds. */
   constructor(
     readonly ids: readonly string[],
     capacity = ids.length,
   ) {
-    const n = Math.max(1, capacity);
-    this.tag = new Uint32Array(n);
-    this.kind = new Uint8Array(n);
-    this.num = new Float64Array(n);
-    this.text = new Array<string | undefined>(n);
-    this.quality = new Uint8Array(n);
-    this.reason = new Array<string | undefined>(n);
-    this.ts = new Float64Array(n);
-    this.sourceTs = new Float64Array(n);
+    this.reserve(Math.max(1, capacity));
   }
 
-  /** Starts a read of `count` samples, written by slot with put() in any order. */
+  /** Starts a read of `count` samples, written by slot with put() in any order; grows if needed. */
   reset(count: number): void {
     this.reserve(count);
     this.count = count;
@@ -126,12 +105,6 @@ export class SampleFrame implements ValueColumns {
     this.reason[slot] = reason;
     this.ts[slot] = ts;
     this.sourceTs[slot] = sourceTs;
-  }
-
-  /** Appends a sample, growing the columns when full. */
-  push(...sample: Sample): void {
-    this.reserve(this.count + 1);
-    this.put(this.count++, ...sample);
   }
 
   /** The raw value of sample `slot`. */
@@ -163,21 +136,17 @@ export class SampleFrame implements ValueColumns {
     return out;
   }
 
+  /** Room for `n` samples; what the columns held is not kept (reset() starts a new read). */
   private reserve(n: number): void {
     if (n <= this.tag.length) return;
     const size = Math.max(n, this.tag.length * 2);
-    this.tag = grow(this.tag, new Uint32Array(size));
-    this.kind = grow(this.kind, new Uint8Array(size));
-    this.num = grow(this.num, new Float64Array(size));
-    this.quality = grow(this.quality, new Uint8Array(size));
-    this.ts = grow(this.ts, new Float64Array(size));
-    this.sourceTs = grow(this.sourceTs, new Float64Array(size));
-    this.text.length = size;
-    this.reason.length = size;
+    this.tag = new Uint32Array(size);
+    this.kind = new Uint8Array(size);
+    this.num = new Float64Array(size);
+    this.text = new Array<string | undefined>(size);
+    this.quality = new Uint8Array(size);
+    this.reason = new Array<string | undefined>(size);
+    this.ts = new Float64Array(size);
+    this.sourceTs = new Float64Array(size);
   }
-}
-
-function grow<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
-  to.set(from as never);
-  return to;
 }

@@ -146,9 +146,18 @@ export class OpcuaDeviceSource implements TagSource {
   async read(): Promise<SampleFrame> {
     const readings = await this.collect();
     const frame = this.frame;
-    frame.reset(0);
-    for (const r of readings)
-      frame.push(this.byId.get(r.id)!, r.value, qualityCode(r.quality), r.reason, r.ts, r.sourceTs);
+    frame.reset(readings.length);
+    readings.forEach((r, s) =>
+      frame.put(
+        s,
+        this.byId.get(r.id)!,
+        r.value,
+        qualityCode(r.quality),
+        r.reason,
+        r.ts,
+        r.sourceTs,
+      ),
+    );
     return frame;
   }
 
