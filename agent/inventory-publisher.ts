@@ -7,7 +7,8 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { packageRoot } from '../core/package-info.js';
 import type { InventoryReport } from '../inventory/report.js';
-import { defaultCacheFile, type ScanOptions } from '../inventory/scan.js';
+import { defaultCacheFile } from '../inventory/cache-file.js';
+import type { ScanOptions } from '../inventory/scan.js';
 import {
   contentType,
   decodeReport,

@@ -5,12 +5,8 @@ import { agentScanOptions, publishInventory } from '../agent/inventory-publisher
 import { createRootLogger } from '../core/logger.js';
 import type { InventoryReport } from '../inventory/report.js';
 import { formatBytes, formatCount, textTable } from '../inventory/render.js';
-import {
-  DEFAULT_MAX_FILE_BYTES,
-  defaultCacheFile,
-  scanNode,
-  type ScanOptions,
-} from '../inventory/scan.js';
+import { defaultCacheFile } from '../inventory/cache-file.js';
+import { DEFAULT_MAX_FILE_BYTES, scanNode, type ScanOptions } from '../inventory/scan.js';
 import { connectBroker } from '../protocols/mqtt/broker.js';
 import { exitWithError } from './run.js';
 

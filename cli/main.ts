@@ -1,43 +1,44 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { packageVersion } from '../core/package-info.js';
-import { registerAgent } from './agent.js';
-import { registerAlarms } from './alarms.js';
-import { registerAudit } from './audit.js';
-import { registerBroker } from './broker.js';
-import { registerBrowse } from './browse.js';
-import { registerCmms } from './cmms.js';
-import { registerConfig } from './config.js';
-import { registerDemo } from './demo.js';
-import { registerDoctor } from './doctor.js';
-import { registerFleet } from './fleet.js';
-import { registerGateway } from './gateway.js';
-import { registerInventory } from './inventory.js';
-import { registerLlm } from './llm.js';
-import { registerRead } from './read.js';
-import { registerSim } from './sim.js';
-import { registerWrite } from './write.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Every command, in the order `--help` lists them. Each is imported only when it runs: an agent
+ * that loaded the gateway, inventory, simulators and CMMS code beside its own held about 20 MB
+ * more (their source, compiled code, and yaml, influxdb-client, modbus-serial for an OPC UA
+ * agent), which a Raspberry Pi pays for in every process.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  agent: async () => (await import('./agent.js')).registerAgent,
+  gateway: async () => (await import('./gateway.js')).registerGateway,
+  broker: async () => (await import('./broker.js')).registerBroker,
+  sim: async () => (await import('./sim.js')).registerSim,
+  read: async () => (await import('./read.js')).registerRead,
+  browse: async () => (await import('./browse.js')).registerBrowse,
+  write: async () => (await import('./write.js')).registerWrite,
+  inventory: async () => (await import('./inventory.js')).registerInventory,
+  audit: async () => (await import('./audit.js')).registerAudit,
+  fleet: async () => (await import('./fleet.js')).registerFleet,
+  config: async () => (await import('./config.js')).registerConfig,
+  demo: async () => (await import('./demo.js')).registerDemo,
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
+  cmms: async () => (await import('./cmms.js')).registerCmms,
+  llm: async () => (await import('./llm.js')).registerLlm,
+  alarms: async () => (await import('./alarms.js')).registerAlarms,
+};
 
 const program = new Command('factorylm')
   .version(packageVersion())
   .description('FactoryLM Edge: PLC agent, MQTT gateway, PLC simulators and commissioning tools')
   .showHelpAfterError('(run with --help for usage)');
 
-registerAgent(program);
-registerGateway(program);
-registerBroker(program);
-registerSim(program);
-registerRead(program);
-registerBrowse(program);
-registerWrite(program);
-registerInventory(program);
-registerAudit(program);
-registerFleet(program);
-registerConfig(program);
-registerDemo(program);
-registerDoctor(program);
-registerCmms(program);
-registerLlm(program);
-registerAlarms(program);
+// The command is the first argument; anything else (--help, help <cmd>, a typo) needs them all.
+const named = process.argv[2];
+const wanted =
+  named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+for (const register of await Promise.all(wanted.map((name) => COMMANDS[name]!())))
+  register(program);
 
 await program.parseAsync(process.argv);

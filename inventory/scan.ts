@@ -1,8 +1,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
-import { arch, availableParallelism, homedir, hostname, release, type } from 'node:os';
-import { basename, join } from 'node:path';
+import { arch, availableParallelism, hostname, release, type } from 'node:os';
+import { basename } from 'node:path';
 import { packageVersion } from '../core/package-info.js';
-import { stateDirectory } from '../core/state-dir.js';
 import { DEFAULT_DOCKER_SOCKET, dockerInventory } from './docker.js';
 import { scanCode, type CodeScan } from './code/scan-code.js';
 import { DEFAULT_CLONE_PARAMS } from './code/parse.js';
@@ -37,13 +36,6 @@ export interface ScanOptions {
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
-
-/** `$STATE_DIRECTORY` under systemd, else `$XDG_CACHE_HOME/factorylm` or `~/.cache/factorylm`. */
-export function defaultCacheFile(): string {
-  const dir =
-    stateDirectory() ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'factorylm');
-  return join(dir, 'inventory-cache.db');
-}
 
 function osName(): string {
   try {

@@ -51,6 +51,38 @@ describe('SampleFrame', () => {
     expect(frame.sampleTs(9)).toBe(109);
   });
 
+  it('extend keeps what was there as the columns grow, and copy carries a sample over', () => {
+    const frame = new SampleFrame(['a/x', 'a/y'], 1);
+    for (let i = 0; i < 9; i++)
+      frame.put(
+        frame.extend(),
+        i % 2,
+        i % 3 === 0 ? `t${i}` : i,
+        GOOD,
+        i === 4 ? 'why' : undefined,
+        i,
+        100 + i,
+      );
+    expect(frame.count).toBe(9);
+    expect(frame.readings().map((r) => r.value)).toEqual(['t0', 1, 2, 't3', 4, 5, 't6', 7, 8]);
+    expect(frame.readings()[4]).toEqual({
+      id: 'a/x',
+      value: 4,
+      quality: 'good',
+      reason: 'why',
+      ts: 4,
+      sourceTs: 104,
+    });
+    const other = new SampleFrame(['a/x', 'a/y']);
+    const first = other.extend(2);
+    other.copy(first, frame, 3);
+    other.copy(first + 1, frame, 4, 999);
+    expect(other.readings()).toEqual([
+      { id: 'a/y', value: 't3', quality: 'good', ts: 3, sourceTs: 103 },
+      { id: 'a/x', value: 4, quality: 'good', reason: 'why', ts: 999, sourceTs: 104 },
+    ]);
+  });
+
   it.each([
     ['good', 0],
     ['bad', 1],

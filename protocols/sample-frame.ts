@@ -80,13 +80,24 @@ export class SampleFrame implements ValueColumns {
     readonly ids: readonly string[],
     capacity = ids.length,
   ) {
-    this.reserve(Math.max(1, capacity));
+    this.reserve(Math.max(1, capacity), false);
   }
 
   /** Starts a read of `count` samples, written by slot with put() in any order; grows if needed. */
   reset(count: number): void {
-    this.reserve(count);
+    this.reserve(count, false);
     this.count = count;
+  }
+
+  /**
+   * Adds `n` samples at the end, keeping the ones before, and returns the first new slot; for a
+   * source that learns its samples one at a time (OPC UA notifications). Write them with put().
+   */
+  extend(n = 1): number {
+    const first = this.count;
+    this.reserve(first + n, true);
+    this.count = first + n;
+    return first;
   }
 
   /** Sample `slot` (below `count`): tag index, raw value, quality and why it is not good. */
@@ -105,6 +116,18 @@ export class SampleFrame implements ValueColumns {
     this.reason[slot] = reason;
     this.ts[slot] = ts;
     this.sourceTs[slot] = sourceTs;
+  }
+
+  /** Copies sample `from` of `src` (a frame of the same tags) into `slot`, read at `ts`. */
+  copy(slot: number, src: SampleFrame, from: number, ts = src.ts[from]!): void {
+    this.tag[slot] = src.tag[from]!;
+    this.kind[slot] = src.kind[from]!;
+    this.num[slot] = src.num[from]!;
+    this.text[slot] = src.text[from];
+    this.quality[slot] = src.quality[from]!;
+    this.reason[slot] = src.reason[from];
+    this.ts[slot] = ts;
+    this.sourceTs[slot] = src.sourceTs[from]!;
   }
 
   /** The raw value of sample `slot`. */
@@ -136,10 +159,11 @@ export class SampleFrame implements ValueColumns {
     return out;
   }
 
-  /** Room for `n` samples; what the columns held is not kept (reset() starts a new read). */
-  private reserve(n: number): void {
+  /** Room for `n` samples, keeping the first `count` when `keep`; grows at least twofold. */
+  private reserve(n: number, keep: boolean): void {
     if (n <= this.tag.length) return;
     const size = Math.max(n, this.tag.length * 2);
+    const old = keep ? { ...this } : undefined;
     this.tag = new Uint32Array(size);
     this.kind = new Uint8Array(size);
     this.num = new Float64Array(size);
@@ -148,5 +172,17 @@ export class SampleFrame implements ValueColumns {
     this.reason = new Array<string | undefined>(size);
     this.ts = new Float64Array(size);
     this.sourceTs = new Float64Array(size);
+    if (!old) return;
+    const used = this.count;
+    this.tag.set(old.tag.subarray(0, used));
+    this.kind.set(old.kind.subarray(0, used));
+    this.num.set(old.num.subarray(0, used));
+    this.quality.set(old.quality.subarray(0, used));
+    this.ts.set(old.ts.subarray(0, used));
+    this.sourceTs.set(old.sourceTs.subarray(0, used));
+    for (let s = 0; s < used; s++) {
+      this.text[s] = old.text[s];
+      this.reason[s] = old.reason[s];
+    }
   }
 }

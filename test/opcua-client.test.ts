@@ -206,11 +206,17 @@ describe('subscriptions', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     const backlog = (await s.read()).readings();
     expect(s.status.dropped).toBeGreaterThan(0);
-    expect(backlog.length).toBeLessThanOrEqual(4);
+    // At most 4 older values, then the latest of each tag, last.
+    expect(backlog.length).toBeLessThanOrEqual(4 + 2);
+    expect(backlog.slice(-2).map((r) => r.id)).toEqual(['pressure', 'current']);
+    for (const id of ['pressure', 'current']) {
+      const times = backlog.filter((r) => r.id === id).map((r) => r.sourceTs!);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+    }
     // What is kept is the newest of each tag: the next notifications continue from there.
     const next = await collect(s, (rs) => rs.some((r) => r.id === 'pressure'));
-    const kept = backlog.filter((r) => r.id === 'pressure').at(-1);
-    if (kept) expect(next.find((r) => r.id === 'pressure')!.ts).toBeGreaterThan(kept.ts);
+    const kept = backlog.filter((r) => r.id === 'pressure').at(-1)!;
+    expect(next.find((r) => r.id === 'pressure')!.ts).toBeGreaterThan(kept.ts);
   });
 
   it('writes typed by the node DataType, and the model behind both protocols obeys', async () => {

@@ -16,8 +16,8 @@ import {
 import { errorMessage } from '../../core/errors.js';
 import { LogLimiter } from '../../core/log-limiter.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { qualityCode, SampleFrame } from '../sample-frame.js';
-import type { Quality, Reading, SourceStatus, TagSource, TagValue } from '../types.js';
+import { BAD, qualityCode, SampleFrame } from '../sample-frame.js';
+import type { SourceStatus, TagSource, TagValue } from '../types.js';
 import { resolveBrowsePath } from './browse.js';
 import { OpcuaConnection, type ConnectionOptions } from './connection.js';
 import { formatBrowsePath, type NodeRef } from './node-ref.js';
@@ -42,7 +42,10 @@ export interface OpcuaDeviceOptions {
   connection: Omit<ConnectionOptions, 'name'> & { name: string };
   /** A subscription that sends neither data nor keep-alive for this long is dead, ms. */
   keepAliveMs: number;
-  /** Notifications held between two read() calls; beyond, the oldest per tag are merged away. */
+  /**
+   * Older values of a tag that changed again before read() took them, held for the next read();
+   * beyond this many they are dropped and counted. Each tag's latest value is always kept.
+   */
   maxQueued: number;
   /** Nodes per Read or CreateMonitoredItems request. */
   chunkSize: number;
@@ -58,14 +61,15 @@ export interface OpcuaDeviceStatus extends SourceStatus {
   sessions: number;
   reconnects: number;
   notifications: number;
-  /** Notifications merged away because read() fell behind. */
+  /** Intermediate values dropped because read() fell behind. */
   dropped: number;
   /** Tags whose node could not be found or monitored in the current session, with why. */
   unresolved: Record<string, string>;
 }
 
 interface Live {
-  nodeIds: Map<string, NodeId>;
+  /** Node id of each tag by index; undefined where it could not be resolved. */
+  nodeIds: (NodeId | undefined)[];
   subscriptions: ClientSubscription[];
   timer: NodeJS.Timeout;
   lastHeard: number;
@@ -76,6 +80,10 @@ interface Live {
  * source timestamp and status) and are handed over at the next read(); poll tags are read then.
  * The connection recovers by itself; each new session resolves browse paths again and creates
  * its subscriptions afresh, so a restarted server with a rebuilt address space works too.
+ *
+ * State is kept by tag index in columns (SampleFrame), not as an object per tag or per
+ * notification: at 10,000 items × 10 Hz those objects and their Maps were most of the agent's
+ * heap above what node-opcua itself needs (heap snapshots, bench:opcua).
  */
 export class OpcuaDeviceSource implements TagSource {
   readonly status: OpcuaDeviceStatus = {
@@ -91,25 +99,29 @@ export class OpcuaDeviceSource implements TagSource {
   private readonly options: OpcuaDeviceOptions;
   private readonly connection: OpcuaConnection;
   readonly tagIds: readonly string[];
-  /** Tag index by id. */
-  private readonly byId = new Map<string, number>();
-  private readonly frame: SampleFrame;
-  private readonly pollTags: OpcuaTagSpec[];
-  private readonly subscribedTags: OpcuaTagSpec[];
-  /** Built-in type of each tag's value as last seen, for typed writes. */
-  private readonly builtin = new Map<string, DataType>();
-  private queue: Reading[] = [];
+  /** Indices of the polled and of the subscribed tags. */
+  private readonly pollTags: number[] = [];
+  private readonly subscribedTags: number[] = [];
+  /** Built-in type of each tag's value as last seen, for typed writes; 0 (Null) until seen. */
+  private readonly builtin: Uint8Array;
   /**
-   * Latest reading of each subscribed tag in this session, repeated while nothing changes, and
-   * the read() it arrived before. Entries are updated in place: no allocation per notification.
+   * Latest sample of each subscribed tag in this session, at the slot of its tag index, repeated
+   * while nothing changes; `heardIn` is the read() it arrived before (-1: none this session).
    */
-  private readonly latest = new Map<string, { reading: Reading; drain: number }>();
+  private readonly latest: SampleFrame;
+  private readonly heardIn: Float64Array;
+  /** Older samples of tags notified again before read() took them, in arrival order. */
+  private readonly earlier: SampleFrame;
+  /** What read() hands out: valid until the next read(), as TagSource promises. */
+  private readonly out: SampleFrame;
   private drains = 0;
+  /** Tags whose node could not be resolved or monitored in this session, with why. */
+  private unresolved = new Map<number, string>();
   private live?: Live;
   private started = false;
   private failedPolls = 0;
-  /** Once a minute at most: a consumer that stays behind would compact on every few packets. */
-  private readonly compactionLog = new LogLimiter(60_000);
+  /** Once a minute at most: a consumer that stays behind would drop on every few packets. */
+  private readonly dropLog = new LogLimiter(60_000);
 
   constructor(
     options: Pick<OpcuaDeviceOptions, 'connection'> & Partial<OpcuaDeviceOptions>,
@@ -118,10 +130,13 @@ export class OpcuaDeviceSource implements TagSource {
   ) {
     this.options = { ...DEFAULT_OPCUA_DEVICE, ...options };
     this.tagIds = tags.map((t) => t.id);
-    tags.forEach((t, i) => this.byId.set(t.id, i));
-    this.frame = new SampleFrame(this.tagIds);
-    this.pollTags = tags.filter((t) => t.mode === 'poll');
-    this.subscribedTags = tags.filter((t) => t.mode === 'subscription');
+    tags.forEach((t, i) => (t.mode === 'poll' ? this.pollTags : this.subscribedTags).push(i));
+    this.builtin = new Uint8Array(tags.length);
+    this.latest = new SampleFrame(this.tagIds);
+    this.latest.reset(tags.length);
+    this.heardIn = new Float64Array(tags.length).fill(-1);
+    this.earlier = new SampleFrame(this.tagIds, 16);
+    this.out = new SampleFrame(this.tagIds);
     this.connection = new OpcuaConnection(
       this.options.connection,
       {
@@ -143,129 +158,114 @@ export class OpcuaDeviceSource implements TagSource {
     this.connection.start();
   }
 
-  async read(): Promise<SampleFrame> {
-    const readings = await this.collect();
-    const frame = this.frame;
-    frame.reset(readings.length);
-    readings.forEach((r, s) =>
-      frame.put(
-        s,
-        this.byId.get(r.id)!,
-        r.value,
-        qualityCode(r.quality),
-        r.reason,
-        r.ts,
-        r.sourceTs,
-      ),
-    );
-    return frame;
-  }
-
   /** What arrived since the last read, the unchanged values repeated and the polled tags read. */
-  private async collect(): Promise<Reading[]> {
+  async read(): Promise<SampleFrame> {
     this.start();
     const now = Date.now();
     const session = this.connection.activeSession;
     this.status.connected = session !== undefined;
     this.status.sessions = this.connection.status.sessions;
     this.status.reconnects = Math.max(0, this.connection.status.sessions - 1);
+    const out = this.out;
+    out.reset(0);
     if (!session || !this.live) {
-      this.queue = [];
+      this.earlier.reset(0);
       const reason = this.connection.status.lastError;
       this.status.lastError = reason;
       // Still on the first attempt: nothing is known yet, so nothing is published (a burst of
       // bad values at every agent start would only be noise on the dashboards).
-      if (reason === undefined) return [];
-      return this.tags.map((t) => bad(t.id, `disconnected: ${reason}`, now));
+      if (reason === undefined) return out;
+      out.reset(this.tags.length);
+      const why = `disconnected: ${reason}`;
+      for (let i = 0; i < this.tags.length; i++) out.put(i, i, null, BAD, why, now);
+      return out;
     }
     this.status.lastError = undefined;
-    const out = this.queue;
-    this.queue = [];
-    // A subscribed value that did not change is still current (the subscription is alive):
-    // repeat it as read now, so the agent's heartbeat and quality logic work as for polled tags.
+    // Each tag's older values first, then its latest. A subscribed value that did not change
+    // since the last read() is still current (the subscription is alive): it is repeated as read
+    // now, so the agent's heartbeat and quality logic work as for polled tags.
     const drain = this.drains++;
-    for (const entry of this.latest.values())
-      if (entry.drain !== drain) out.push({ ...entry.reading, ts: now });
-    for (const [id, reason] of Object.entries(this.status.unresolved))
-      out.push(bad(id, reason, now));
-    if (this.pollTags.length > 0) out.push(...(await this.poll(session, this.live)));
+    const earlier = this.earlier;
+    for (let s = 0; s < earlier.count; s++) out.copy(out.extend(), earlier, s);
+    earlier.reset(0);
+    const latest = this.latest;
+    for (const i of this.subscribedTags) {
+      const heard = this.heardIn[i]!;
+      if (heard >= 0) out.copy(out.extend(), latest, i, heard === drain ? latest.ts[i] : now);
+    }
+    for (const [i, reason] of this.unresolved) out.put(out.extend(), i, null, BAD, reason, now);
+    if (this.pollTags.length > 0) await this.poll(session, this.live, out);
     return out;
   }
 
-  private async poll(session: ClientSession, live: Live): Promise<Reading[]> {
-    const out: Reading[] = [];
-    const tags = this.pollTags.filter((t) => live.nodeIds.has(t.id));
+  private async poll(session: ClientSession, live: Live, out: SampleFrame): Promise<void> {
+    const tags = this.pollTags.filter((i) => live.nodeIds[i] !== undefined);
     const { chunkSize } = this.options;
-    for (let i = 0; i < tags.length; i += chunkSize) {
-      const chunk = tags.slice(i, i + chunkSize);
+    for (let c = 0; c < tags.length; c += chunkSize) {
+      const chunk = tags.slice(c, c + chunkSize);
       this.status.requests += 1;
       try {
         const values = await session.read(
-          chunk.map((t) => ({ nodeId: live.nodeIds.get(t.id)!, attributeId: AttributeIds.Value })),
+          chunk.map((i) => ({ nodeId: live.nodeIds[i]!, attributeId: AttributeIds.Value })),
         );
-        chunk.forEach((t, j) => out.push(this.reading(t.id, values[j]!)));
+        const ts = Date.now();
+        const first = out.extend(chunk.length);
+        chunk.forEach((i, j) => this.decode(out, first + j, i, values[j]!, ts));
         this.failedPolls = 0;
       } catch (err) {
         this.status.errors += 1;
-        this.status.lastError = `read failed: ${errorMessage(err)}`;
+        const reason = `read failed: ${errorMessage(err)}`;
+        this.status.lastError = reason;
         const now = Date.now();
-        for (const t of chunk) out.push(bad(t.id, this.status.lastError, now));
+        for (const i of chunk) out.put(out.extend(), i, null, BAD, reason, now);
         // A server that stopped answering (no FIN, e.g. a cut cable): a poll-only device has
         // no subscription keep-alive to notice it, so two failed polls in a row reconnect.
-        if (++this.failedPolls >= 2) this.connection.fail(this.status.lastError);
+        if (++this.failedPolls >= 2) this.connection.fail(reason);
       }
     }
-    return out;
   }
 
-  /** One DataValue as a reading: read now, changed at the server's source timestamp. */
-  private reading(id: string, dv: DataValue): Reading {
-    const ts = Date.now();
+  /** One DataValue of tag `i` into `frame` at `slot`: read at `ts`, changed at its source timestamp. */
+  private decode(frame: SampleFrame, slot: number, i: number, dv: DataValue, ts: number): void {
     const sourceTs = dv.sourceTimestamp?.getTime() ?? dv.serverTimestamp?.getTime() ?? ts;
     const status = qualityOf(dv.statusCode);
     const variant = dv.value;
-    if (variant.dataType !== DataType.Null) this.builtin.set(id, variant.dataType);
-    if (status.quality === 'bad') return bad(id, status.reason ?? 'bad', ts, sourceTs);
+    if (variant.dataType !== DataType.Null) this.builtin[i] = variant.dataType;
+    if (status.quality === 'bad')
+      return frame.put(slot, i, null, BAD, status.reason ?? 'bad', ts, sourceTs);
     const converted = fromVariant(variant.dataType, variant.value, variant.arrayType);
-    if (converted.value === null)
-      return bad(id, converted.reason ?? status.reason ?? 'no value', ts, sourceTs);
-    const index = this.byId.get(id);
-    const expected = index === undefined ? undefined : this.tags[index]!.valueType;
-    if (expected !== undefined && typeof converted.value !== expected)
-      return bad(
-        id,
-        `type mismatch: the node holds a ${DataType[variant.dataType]}, the config says ${expected}`,
-        ts,
-        sourceTs,
-      );
-    const r: Reading = { id, value: converted.value, quality: status.quality, ts, sourceTs };
-    if (status.reason) r.reason = status.reason;
-    return r;
+    if (converted.value === null) {
+      const reason = converted.reason ?? status.reason ?? 'no value';
+      return frame.put(slot, i, null, BAD, reason, ts, sourceTs);
+    }
+    const expected = this.tags[i]!.valueType;
+    if (expected !== undefined && typeof converted.value !== expected) {
+      const reason = `type mismatch: the node holds a ${DataType[variant.dataType]}, the config says ${expected}`;
+      return frame.put(slot, i, null, BAD, reason, ts, sourceTs);
+    }
+    frame.put(slot, i, converted.value, qualityCode(status.quality), status.reason, ts, sourceTs);
   }
 
-  private push(id: string, dv: DataValue): void {
+  private notified(i: number, dv: DataValue): void {
     this.status.notifications += 1;
-    if (this.live) this.live.lastHeard = Date.now();
-    if (this.queue.length >= this.options.maxQueued) this.compact();
-    const r = this.reading(id, dv);
-    this.queue.push(r);
-    const entry = this.latest.get(id);
-    if (entry) {
-      entry.reading = r;
-      entry.drain = this.drains;
-    } else this.latest.set(id, { reading: r, drain: this.drains });
+    const now = Date.now();
+    if (this.live) this.live.lastHeard = now;
+    if (this.heardIn[i] === this.drains) {
+      if (this.earlier.count >= this.options.maxQueued) this.dropEarlier();
+      this.earlier.copy(this.earlier.extend(), this.latest, i);
+    }
+    this.decode(this.latest, i, i, dv, now);
+    this.heardIn[i] = this.drains;
   }
 
-  /** Keeps the latest reading per tag: a slow consumer loses intermediate values, not state. */
-  private compact(): void {
-    const latest = new Map<string, Reading>();
-    for (const r of this.queue) latest.set(r.id, r);
-    this.status.dropped += this.queue.length - latest.size;
-    this.queue = [...latest.values()];
-    if (!this.compactionLog.take('compaction').log) return;
+  /** A slow consumer loses intermediate values, never a tag's latest: that stays in `latest`. */
+  private dropEarlier(): void {
+    this.status.dropped += this.earlier.count;
+    this.earlier.reset(0);
+    if (!this.dropLog.take('dropped').log) return;
     this.log.warn(
       { device: this.name, dropped: this.status.dropped },
-      'OPC UA notifications arrive faster than the agent takes them; intermediate values merged',
+      'OPC UA notifications arrive faster than the agent takes them; intermediate values dropped',
     );
   }
 
@@ -280,12 +280,13 @@ export class OpcuaDeviceSource implements TagSource {
     // Cleared here as well as in onLost: the setup may fail half way.
     lost.addEventListener('abort', () => clearInterval(live.timer), { once: true });
     this.live = live;
-    const byInterval = new Map<number, OpcuaTagSpec[]>();
-    for (const t of this.subscribedTags) {
-      if (!nodeIds.has(t.id)) continue;
-      const list = byInterval.get(t.publishingIntervalMs) ?? [];
-      list.push(t);
-      byInterval.set(t.publishingIntervalMs, list);
+    const byInterval = new Map<number, number[]>();
+    for (const i of this.subscribedTags) {
+      if (nodeIds[i] === undefined) continue;
+      const interval = this.tags[i]!.publishingIntervalMs;
+      const list = byInterval.get(interval) ?? [];
+      list.push(i);
+      byInterval.set(interval, list);
     }
     for (const [interval, tags] of byInterval) {
       // The session may have died meanwhile: do not build on it.
@@ -310,7 +311,7 @@ export class OpcuaDeviceSource implements TagSource {
       );
       await this.monitor(subscription, tags, nodeIds, lost);
     }
-    const unresolved = Object.keys(this.status.unresolved).length;
+    const unresolved = this.unresolved.size;
     this.log.info(
       {
         device: this.name,
@@ -323,50 +324,54 @@ export class OpcuaDeviceSource implements TagSource {
     );
   }
 
-  /** Node ids of every tag; browse paths are walked again on each session. */
-  private async resolve(session: ClientSession): Promise<Map<string, NodeId>> {
-    const nodeIds = new Map<string, NodeId>();
+  /** Node ids of every tag by index; browse paths are walked again on each session. */
+  private async resolve(session: ClientSession): Promise<(NodeId | undefined)[]> {
+    const nodeIds = new Array<NodeId | undefined>(this.tags.length);
     const cache = new Map<string, Promise<ReferenceDescription[]>>();
-    const unresolved: Record<string, string> = {};
-    for (const t of this.tags) {
+    this.unresolved = new Map();
+    this.status.unresolved = {};
+    for (const [i, t] of this.tags.entries()) {
       try {
-        nodeIds.set(
-          t.id,
+        nodeIds[i] =
           t.ref.kind === 'nodeId'
             ? resolveNodeId(t.ref.nodeId)
-            : await resolveBrowsePath(session, t.ref.elements, cache),
-        );
+            : await resolveBrowsePath(session, t.ref.elements, cache);
       } catch (err) {
         const where = t.ref.kind === 'nodeId' ? t.ref.nodeId : formatBrowsePath(t.ref.elements);
-        unresolved[t.id] = `node not found: ${where}: ${errorMessage(err)}`;
+        this.markUnresolved(i, `node not found: ${where}: ${errorMessage(err)}`);
       }
     }
-    this.status.unresolved = unresolved;
     return nodeIds;
+  }
+
+  private markUnresolved(i: number, reason: string): void {
+    this.unresolved.set(i, reason);
+    this.status.unresolved[this.tagIds[i]!] = reason;
   }
 
   /** Creates monitored items in groups of equal parameters, chunked. */
   private async monitor(
     subscription: ClientSubscription,
-    tags: OpcuaTagSpec[],
-    nodeIds: Map<string, NodeId>,
+    tags: number[],
+    nodeIds: (NodeId | undefined)[],
     lost: AbortSignal,
   ): Promise<void> {
-    const groups = new Map<string, OpcuaTagSpec[]>();
-    for (const t of tags) {
+    const groups = new Map<string, number[]>();
+    for (const i of tags) {
+      const t = this.tags[i]!;
       const key = JSON.stringify([t.samplingIntervalMs, t.queueSize, t.deadband ?? null]);
       const list = groups.get(key) ?? [];
-      list.push(t);
+      list.push(i);
       groups.set(key, list);
     }
     for (const list of groups.values()) {
-      const first = list[0]!;
+      const first = this.tags[list[0]!]!;
       for (let i = 0; i < list.length; i += this.options.chunkSize) {
         if (lost.aborted) return;
         const chunk = list.slice(i, i + this.options.chunkSize);
         const group = ClientMonitoredItemGroup.create(
           subscription,
-          chunk.map((t) => ({ nodeId: nodeIds.get(t.id)!, attributeId: AttributeIds.Value })),
+          chunk.map((i) => ({ nodeId: nodeIds[i]!, attributeId: AttributeIds.Value })),
           {
             samplingInterval: first.samplingIntervalMs,
             queueSize: first.queueSize,
@@ -375,14 +380,14 @@ export class OpcuaDeviceSource implements TagSource {
           },
           TimestampsToReturn.Both,
         );
-        group.on('changed', (_item, dv, index) => this.push(chunk[index]!.id, dv));
+        group.on('changed', (_item, dv, j) => this.notified(chunk[j]!, dv));
         await new Promise<void>((resolve, reject) => {
           group.once('initialized', resolve);
           group.once('terminated', (err) => reject(err));
         });
         group.monitoredItems.forEach((item, j) => {
           if (item.statusCode.isNotGood())
-            this.status.unresolved[chunk[j]!.id] = `cannot monitor: ${item.statusCode.name}`;
+            this.markUnresolved(chunk[j]!, `cannot monitor: ${item.statusCode.name}`);
         });
       }
     }
@@ -407,28 +412,28 @@ export class OpcuaDeviceSource implements TagSource {
   private onLost(reason: string): void {
     if (this.live) clearInterval(this.live.timer);
     this.live = undefined;
-    this.queue = [];
-    this.latest.clear();
+    this.earlier.reset(0);
+    this.heardIn.fill(-1);
     this.status.connected = false;
     this.status.lastError = reason;
     this.status.errors += 1;
   }
 
   async write(id: string, value: TagValue): Promise<void> {
-    const index = this.byId.get(id);
-    const tag = index === undefined ? undefined : this.tags[index];
-    if (!tag) throw new Error(`device ${this.name} has no tag ${id}`);
+    // A scan: writes are rare, and a Map by id would hold a string and an entry per tag.
+    const i = this.tagIds.indexOf(id);
+    if (i < 0) throw new Error(`device ${this.name} has no tag ${id}`);
     const session = this.connection.activeSession;
-    const nodeId = this.live?.nodeIds.get(id);
+    const nodeId = this.live?.nodeIds[i];
     if (!session) throw new Error(`write to ${id} failed: ${this.name} is not connected`);
-    if (!nodeId) throw new Error(`write to ${id} failed: ${this.status.unresolved[id]}`);
-    let dataType = this.builtin.get(id);
-    if (dataType === undefined) {
+    if (!nodeId) throw new Error(`write to ${id} failed: ${this.unresolved.get(i)}`);
+    let dataType: DataType = this.builtin[i]!;
+    if (dataType === DataType.Null) {
       const current = await session.read({ nodeId, attributeId: AttributeIds.Value });
       dataType = current.value.dataType;
       if (dataType === DataType.Null)
         throw new Error(`write to ${id} failed: the node holds no value, so its type is unknown`);
-      this.builtin.set(id, dataType);
+      this.builtin[i] = dataType;
     }
     const typed = toVariantValue(value, dataType, id);
     const status = await session.write({
@@ -451,12 +456,4 @@ function dataChangeFilter(deadband: { type: 'absolute' | 'percent'; value: numbe
     deadbandType: deadband.type === 'absolute' ? DeadbandType.Absolute : DeadbandType.Percent,
     deadbandValue: deadband.value,
   });
-}
-
-const BAD: Quality = 'bad';
-
-function bad(id: string, reason: string, ts: number, sourceTs?: number): Reading {
-  const r: Reading = { id, value: null, quality: BAD, reason, ts };
-  if (sourceTs !== undefined) r.sourceTs = sourceTs;
-  return r;
 }
