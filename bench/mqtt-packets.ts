@@ -1,5 +1,6 @@
 /** MQTT 3.1.1 encoding and a QoS 1 publisher for the benches' raw clients, which cost less than mqtt.js. */
 import { connect, type Socket } from 'node:net';
+import { readRemainingLength, type RemainingLength } from '../protocols/mqtt/remaining-length.js';
 
 /** A UTF-8 string with its two-byte length. */
 export function mqttString(s: string): Buffer {
@@ -29,6 +30,7 @@ export function mqttPacket(first: number, body: Buffer): Buffer {
  */
 export class MqttFramer {
   private rest?: Buffer;
+  private readonly header: RemainingLength = { length: 0, bodyAt: 0 };
 
   constructor(
     private readonly onPacket: (first: number, buf: Buffer, from: number, to: number) => void,
@@ -36,24 +38,15 @@ export class MqttFramer {
 
   push(chunk: Buffer): void {
     const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    const header = this.header;
     let at = 0;
-    while (buf.length - at >= 2) {
-      let len = 0;
-      let mul = 1;
-      let i = at + 1;
-      let complete = false;
-      for (let k = 0; k < 4 && i < buf.length; k++) {
-        const b = buf[i++]!;
-        len += (b & 127) * mul;
-        mul *= 128;
-        if (b < 128) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete || buf.length - i < len) break;
-      this.onPacket(buf[at]!, buf, i, i + len);
-      at = i + len;
+    while (at < buf.length) {
+      const state = readRemainingLength(buf, at, header);
+      if (state === 'malformed') throw new Error('malformed MQTT remaining length from the broker');
+      const end = header.bodyAt + header.length;
+      if (state === 'cut' || end > buf.length) break;
+      this.onPacket(buf[at]!, buf, header.bodyAt, end);
+      at = end;
     }
     this.rest = at < buf.length ? Buffer.from(buf.subarray(at)) : undefined;
   }

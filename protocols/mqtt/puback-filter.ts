@@ -1,3 +1,5 @@
+import { readRemainingLength, type RemainingLength } from './remaining-length.js';
+
 /**
  * Takes successful PUBACKs out of an incoming MQTT byte stream, for the ids `take` claims; every
  * other byte goes on, in order. Successful: 0x40 0x02 id (MQTT 3.1.1, and 5 with reason 0), or
@@ -20,6 +22,7 @@ export class PubackFilter {
   /** Body bytes of the current packet still to come, passed on as they are. */
   private skip = 0;
   private broken = false;
+  private readonly header: RemainingLength = { length: 0, bodyAt: 0 };
 
   constructor(private readonly take: (packetId: number) => boolean) {}
 
@@ -35,29 +38,19 @@ export class PubackFilter {
     /** Runs of kept bytes, once something was taken out. */
     let kept: Buffer[] | undefined;
     let keptFrom = 0;
+    const header = this.header;
     while (pos < len) {
       const start = pos;
-      let remaining = 0;
-      let factor = 1;
-      let at = start + 1;
-      let whole = false;
-      while (at < len && at < start + 5) {
-        const b = buf[at++]!;
-        remaining += (b & 0x7f) * factor;
-        factor *= 128;
-        if (b < 0x80) {
-          whole = true;
-          break;
-        }
+      const state = readRemainingLength(buf, start, header);
+      if (state === 'malformed') {
+        this.broken = true;
+        break;
       }
-      if (!whole) {
-        if (at >= start + 5) {
-          this.broken = true;
-          break;
-        }
+      if (state === 'cut') {
         end = start;
         break;
       }
+      const remaining = header.length;
       if (buf[start] === 0x40 && remaining >= 2 && remaining <= 4) {
         const next = start + 2 + remaining;
         if (next > len) {
@@ -75,7 +68,7 @@ export class PubackFilter {
         pos = next;
         continue;
       }
-      const next = at + remaining;
+      const next = header.bodyAt + remaining;
       if (next > len) {
         this.skip = next - len;
         break;
