@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { agentConfigSchema } from '../agent/config.js';
-import { parseConfigText, parseYaml } from '../core/config/load.js';
+import { parseYaml, validateConfig } from '../core/config/load.js';
 import { gatewayConfigSchema } from '../gateway/config.js';
 import { exitWithError } from './run.js';
 
@@ -10,19 +10,14 @@ const SCHEMAS = { agent: agentConfigSchema, gateway: gatewayConfigSchema } as co
 type Kind = keyof typeof SCHEMAS;
 
 /** An agent config lists devices; a gateway config has an influx, subscribe or broker section. */
-function detectKind(text: string, file: string): Kind {
-  try {
-    const doc = parseYaml(text, file);
-    if (
-      doc &&
-      typeof doc === 'object' &&
-      !('devices' in doc) &&
-      ('influx' in doc || 'subscribe' in doc || 'broker' in doc)
-    )
-      return 'gateway';
-  } catch {
-    // parseConfigText reports the syntax error with its line.
-  }
+function detectKind(doc: unknown): Kind {
+  if (
+    doc &&
+    typeof doc === 'object' &&
+    !('devices' in doc) &&
+    ('influx' in doc || 'subscribe' in doc || 'broker' in doc)
+  )
+    return 'gateway';
   return 'agent';
 }
 
@@ -46,9 +41,10 @@ export function registerConfig(program: Command): void {
     .addHelpText('after', '\nExample:\n  factorylm config validate deploy/examples/micro820.yaml')
     .action(async (file: string, opts: { kind?: Kind }) => {
       const text = await readFile(file, 'utf8').catch(exitWithError);
-      const kind = opts.kind ?? detectKind(text, file);
       try {
-        const parsed = parseConfigText(text, file, SCHEMAS[kind]);
+        const doc = parseYaml(text, file) ?? {};
+        const kind = opts.kind ?? detectKind(doc);
+        const parsed = validateConfig(doc, file, SCHEMAS[kind]);
         if (kind === 'agent') {
           const c = parsed as z.output<typeof agentConfigSchema>;
           const tags = c.devices.reduce((n, d) => n + d.tags.length, 0);

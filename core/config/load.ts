@@ -167,7 +167,16 @@ export function parseConfigText<S extends z.ZodType>(
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): z.output<S> {
-  const raw: unknown = parseYaml(text, file) ?? {};
+  return validateConfig(parseYaml(text, file) ?? {}, file, schema, env);
+}
+
+/** Substitutes env variables in a parsed document and validates it; throws ConfigError listing every issue. */
+export function validateConfig<S extends z.ZodType>(
+  raw: unknown,
+  file: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<S> {
   const issues: ConfigIssue[] = [];
   const substituted = substituteEnv(raw, env, issues);
   if (issues.length > 0) throw new ConfigError(file, issues);
