@@ -21,6 +21,7 @@ import {
   type AgentStats,
 } from './health.js';
 import { HealthService } from './health-service.js';
+import { heapBudgetWarning } from './heap-budget.js';
 import { agentScanOptions, InventoryPublisher } from './inventory-publisher.js';
 import { tagManifest } from './manifest.js';
 import { MqttWriteHandler } from './mqtt-writes.js';
@@ -320,6 +321,8 @@ export class Agent {
     for (const d of this.devices) this.sources.set(d.config.name, d.source);
     carryOverState(this.devices, previous);
     this.log.info({ devices: this.devices.map(describeDevice) }, 'agent started');
+    const heapWarning = heapBudgetWarning(config.devices);
+    if (heapWarning) this.log.warn(heapWarning);
     this.scheduler.start(this.devices);
   }
 
