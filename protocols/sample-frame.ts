@@ -163,26 +163,33 @@ export class SampleFrame implements ValueColumns {
   private reserve(n: number, keep: boolean): void {
     if (n <= this.tag.length) return;
     const size = Math.max(n, this.tag.length * 2);
-    const old = keep ? { ...this } : undefined;
-    this.tag = new Uint32Array(size);
-    this.kind = new Uint8Array(size);
-    this.num = new Float64Array(size);
-    this.text = new Array<string | undefined>(size);
-    this.quality = new Uint8Array(size);
-    this.reason = new Array<string | undefined>(size);
-    this.ts = new Float64Array(size);
-    this.sourceTs = new Float64Array(size);
-    if (!old) return;
-    const used = this.count;
-    this.tag.set(old.tag.subarray(0, used));
-    this.kind.set(old.kind.subarray(0, used));
-    this.num.set(old.num.subarray(0, used));
-    this.quality.set(old.quality.subarray(0, used));
-    this.ts.set(old.ts.subarray(0, used));
-    this.sourceTs.set(old.sourceTs.subarray(0, used));
-    for (let s = 0; s < used; s++) {
-      this.text[s] = old.text[s];
-      this.reason[s] = old.reason[s];
-    }
+    const used = keep ? this.count : 0;
+    this.tag = grown(this.tag, new Uint32Array(size), used);
+    this.kind = grown(this.kind, new Uint8Array(size), used);
+    this.num = grown(this.num, new Float64Array(size), used);
+    this.text = grownList(this.text, size, used);
+    this.quality = grown(this.quality, new Uint8Array(size), used);
+    this.reason = grownList(this.reason, size, used);
+    this.ts = grown(this.ts, new Float64Array(size), used);
+    this.sourceTs = grown(this.sourceTs, new Float64Array(size), used);
   }
+}
+
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(
+  old: T,
+  next: T,
+  used: number,
+): T {
+  if (used > 0) next.set(old.subarray(0, used));
+  return next;
+}
+
+function grownList(
+  old: (string | undefined)[],
+  size: number,
+  used: number,
+): (string | undefined)[] {
+  const next = new Array<string | undefined>(size);
+  for (let s = 0; s < used; s++) next[s] = old[s];
+  return next;
 }
