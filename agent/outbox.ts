@@ -1,12 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import {
-  idRanges,
-  openDurableOrMemory,
-  recordBytes,
-  type DurableQueue,
-  type QueueRecord,
-  type QueueTotals,
-} from '../core/durable-queue.js';
+import type { DurableQueue, QueueRecord } from '../core/durable-queue.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { LogLimiter } from '../core/log-limiter.js';
@@ -20,6 +13,7 @@ import {
   PublishBatch,
   takePubacks,
 } from '../protocols/mqtt/raw-publish.js';
+import { OutboxTail, type Cursor, type Entry, type OutboxTotals } from './outbox-tail.js';
 
 export interface OutboxOptions {
   /** SQLite file; the outbox falls back to memory (and says so in health) when it cannot be opened. */
@@ -42,39 +36,18 @@ export interface OutboxOptions {
  */
 export type Finalize = (record: QueueRecord, historical: boolean) => string | Buffer;
 
-export interface OutboxStats {
+export interface OutboxStats extends OutboxTotals {
   /** False when the file could not be opened and the backlog lives in memory only. */
   durable: boolean;
   path: string;
   accepted: { messages: number; samples: number };
   published: { messages: number; samples: number };
-  dropped: { messages: number; samples: number };
-  /** Accepted but not yet acknowledged by the broker. */
-  depth: { messages: number; samples: number; bytes: number };
-  /** Committed to the file since start: only what the broker did not acknowledge in time. */
-  written: { messages: number; samples: number };
   inflight: number;
   replaying: boolean;
   replayed: number;
   failedPublishes: number;
   lastError?: string;
 }
-
-interface Entry extends QueueRecord {
-  acked: boolean;
-  /** Committed to the queue file, so its delivery must delete it there. */
-  persisted: boolean;
-}
-
-const READ_CHUNK = 256;
-/**
- * Committed payloads from this size on are stored deflated: an asset batch of 1,000 tags takes a
- * third of its JSON, so an outage writes about a third as much to the SD card. Per-tag messages
- * are smaller and stored as they are.
- */
-const COMPRESS_MIN_BYTES = 512;
-/** Acknowledged entries at the head of the memory tail are dropped in runs of at least this. */
-const TRIM_RUN = 256;
 
 /**
  * QoS 0: bytes waiting in the socket's buffer before sending pauses until it drains. QoS 0 has
@@ -84,54 +57,6 @@ const QOS0_MAX_BUFFERED = 256 * 1024;
 /** Packets wait this long for others to share their socket write (see addToBatch). */
 const WRITE_DELAY_MS = 1;
 /**
- * Reads entries with ids in (pos, end] in order: recent ones from the memory tail, older ones
- * from disk in chunks, so a backlog of any size costs a bounded amount of memory.
- */
-class Cursor {
-  private buf: QueueRecord[] = [];
-  private at = 0;
-
-  constructor(
-    private readonly outbox: { mem: Entry[]; queue: DurableQueue },
-    public pos: number,
-    public end: number,
-  ) {}
-
-  next(): Entry | undefined {
-    const { mem, queue } = this.outbox;
-    while (this.pos < this.end) {
-      const id = this.pos + 1;
-      const memStart = mem.length > 0 ? mem[0]!.id : Infinity;
-      if (id >= memStart) {
-        const e = mem[id - memStart];
-        this.pos = id;
-        if (e && !e.acked) return e;
-        continue;
-      }
-      if (this.at >= this.buf.length) {
-        const upTo = Math.min(this.end, memStart - 1);
-        this.buf = queue.read(this.pos, upTo, READ_CHUNK);
-        this.at = 0;
-        if (this.buf.length === 0) {
-          // Dropped by the size or age limit meanwhile.
-          this.pos = upTo;
-          continue;
-        }
-      }
-      const r = this.buf[this.at++]!;
-      if (r.id <= this.pos) continue;
-      this.pos = r.id;
-      return { ...r, acked: false, persisted: true };
-    }
-    return undefined;
-  }
-
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
-}
-
-/**
  * Store-and-forward between the poll loops and the broker. Every message is accepted into a
  * memory tail and sent at once while the broker is up; whatever is not acknowledged when the
  * flush timer fires is committed to SQLite. So a healthy link costs almost no disk I/O, and a
@@ -139,22 +64,15 @@ class Cursor {
  * once written to the socket (QoS 0, which promises no more).
  *
  * After an outage the backlog replays in order at a bounded rate, marked historical, while live
- * messages keep going out as they come.
+ * messages keep going out as they come. What is stored where is the tail's (outbox-tail.ts);
+ * this class sends: the window, the batched socket writes, PUBACKs, the replay.
  */
 export class Outbox {
   readonly queue: DurableQueue;
   readonly durable: boolean;
-  /**
-   * Memory tail, contiguous ids: accepted since the last flush, after a flush led by what the
-   * live cursor had not sent yet (already committed, kept so it goes out without a read back).
-   */
-  mem: Entry[] = [];
-  private lastId: number;
+  private readonly tail: OutboxTail;
   /** lastId at the previous flush tick: the next tick commits up to here. */
   private flushMark: number;
-  private delivered: number[] = [];
-  /** What `delivered` holds: acknowledged, still in the file until the next flush deletes it. */
-  private deliveredTotals: QueueTotals = { messages: 0, samples: 0, bytes: 0 };
   private online = false;
   /** Bumped when the connection drops: acknowledgements from an old connection are ignored. */
   private connection = 0;
@@ -175,7 +93,6 @@ export class Outbox {
   private readonly flushTimer: NodeJS.Timeout;
   private accepted = { messages: 0, samples: 0 };
   private published = { messages: 0, samples: 0 };
-  private memDropped = { messages: 0, samples: 0 };
   private failedPublishes = 0;
   private lastError?: string;
   private readonly errorLog = new LogLimiter(10_000);
@@ -190,27 +107,21 @@ export class Outbox {
     // A burst of at most a tenth of a second keeps the replay smooth.
     const rate = options.replayRatePerSec;
     this.replayBucket = new TokenBucket(rate, rate / 10 + 1, performance.now());
-    const limits = { maxBytes: options.maxBytes, maxAgeMs: options.maxAgeMs };
-    // Same code path in memory, capped lower since it competes with the agent's heap.
-    const { queue, durable, openError } = openDurableOrMemory(
-      options.path,
-      limits,
-      64 * 1024 * 1024,
-      { compressMinBytes: COMPRESS_MIN_BYTES },
-    );
-    this.durable = durable;
-    if (openError !== undefined) {
-      this.lastError = `outbox file ${options.path} cannot be opened (${openError}); samples are kept in memory only and lost on restart: fix the folder's permissions or free space, or set outbox.path`;
+    const tail = new OutboxTail(options, log, (message) => this.noteError(message));
+    this.tail = tail;
+    this.queue = tail.queue;
+    this.durable = tail.durable;
+    if (tail.openError !== undefined) {
+      this.lastError = `outbox file ${options.path} cannot be opened (${tail.openError}); samples are kept in memory only and lost on restart: fix the folder's permissions or free space, or set outbox.path`;
       log.error({ path: options.path }, this.lastError);
     }
-    this.queue = queue;
-    this.lastId = queue.maxId();
-    this.flushMark = this.lastId;
-    this.live = new Cursor(this, this.lastId, this.lastId);
+    this.flushMark = tail.lastId;
+    this.live = tail.cursor(tail.lastId, tail.lastId);
     this.window = Math.min(options.maxInflight, MAX_RAW_INFLIGHT);
-    if (queue.totals.messages > 0) {
+    const { totals } = tail.queue;
+    if (totals.messages > 0) {
       log.info(
-        { messages: queue.totals.messages, samples: queue.totals.samples, path: options.path },
+        { messages: totals.messages, samples: totals.samples, path: options.path },
         'outbox holds a backlog from before the restart; it replays once the broker is reachable',
       );
     }
@@ -219,7 +130,7 @@ export class Outbox {
     // uncommitted longer than flushIntervalMs, the documented crash window.
     this.flushTimer = setInterval(() => {
       const upTo = this.flushMark;
-      this.flushMark = this.lastId;
+      this.flushMark = tail.lastId;
       this.flush(upTo);
     }, options.flushIntervalMs / 2);
     client.on('close', () => this.offline());
@@ -236,16 +147,13 @@ export class Outbox {
 
   /** Accepts a message. It is sent now if the broker is up, else kept until it is. */
   append(topic: string, payload: string | Buffer, samples: number, ts = Date.now()): void {
-    const id = ++this.lastId;
-    const e: Entry = { id, ts, topic, payload, samples, acked: false, persisted: false };
-    if (this.mem.length >= this.options.maxMemoryMessages) this.shedMemory();
-    this.mem.push(e);
+    const e = this.tail.accept(topic, payload, samples, ts);
     this.accepted.messages += 1;
     this.accepted.samples += samples;
-    this.live.end = id;
+    this.live.end = e.id;
     if (!this.online) return;
-    if (this.live.pos === id - 1 && this.canSend()) {
-      this.live.pos = id;
+    if (this.live.pos === e.id - 1 && this.canSend()) {
+      this.live.pos = e.id;
       this.send(e, false);
     } else this.pump();
   }
@@ -258,8 +166,9 @@ export class Outbox {
     this.flush();
     this.online = true;
     this.replay = undefined;
-    if (this.queue.totals.messages > 0 || this.live.pos < this.lastId) {
-      this.replay = new Cursor(this, 0, this.lastId);
+    const { lastId } = this.tail;
+    if (this.queue.totals.messages > 0 || this.live.pos < lastId) {
+      this.replay = this.tail.cursor(0, lastId);
       this.replayStarted = Date.now();
       this.replayed = 0;
       this.replayBucket.reset(performance.now());
@@ -272,7 +181,7 @@ export class Outbox {
         'replaying the outbox backlog',
       );
     }
-    this.live = new Cursor(this, this.lastId, this.lastId);
+    this.live = this.tail.cursor(lastId, lastId);
     this.pump();
   }
 
@@ -280,73 +189,17 @@ export class Outbox {
    * Commits unacknowledged messages with ids up to `upTo` (all by default) and deletes delivered
    * ones; then applies the size and age limits.
    */
-  flush(upTo = this.lastId): void {
-    const records: Entry[] = [];
-    for (const e of this.mem) {
-      if (e.id > upTo) break;
-      if (!e.acked && !e.persisted) records.push(e);
-    }
-    for (const e of records) e.persisted = true;
-    const delivered = this.delivered.sort((a, b) => a - b);
-    try {
-      this.queue.commit(records, idRanges(delivered));
-      this.mem = this.keptTail(upTo);
-      this.delivered = [];
-      this.deliveredTotals = { messages: 0, samples: 0, bytes: 0 };
-    } catch (err) {
-      for (const e of records) e.persisted = false;
-      this.noteError(
-        `outbox cannot write ${this.options.path} (${errorMessage(err)}); keeping up to ${this.options.maxMemoryMessages} messages in memory: free disk space or fix permissions`,
-      );
-      return;
-    }
-    const dropped = this.queue.enforceLimits(Date.now());
-    // Rows the limits dropped may be in the kept tail: read from disk, they are skipped. What was
-    // never committed stays (it follows every committed row).
-    if (dropped.messages > 0) {
-      const uncommitted = this.mem.findIndex((e) => e.id > upTo && !e.persisted);
-      this.mem = uncommitted < 0 ? [] : this.mem.slice(uncommitted);
-      this.log.warn(
-        {
-          messages: dropped.messages,
-          samples: dropped.samples,
-          maxBytes: this.options.maxBytes,
-          maxAgeMs: this.options.maxAgeMs,
-        },
-        'outbox full or too old; dropped the oldest samples (raise outbox.maxBytes or maxAgeMs to keep more)',
-      );
-    }
+  flush(upTo = this.tail.lastId): void {
+    this.tail.commit(upTo, { sentUpTo: this.live.pos, online: this.online });
   }
 
   get stats(): OutboxStats {
-    const unflushed = { messages: 0, samples: 0, bytes: 0 };
-    for (const e of this.mem) {
-      if (e.acked || e.persisted) continue;
-      unflushed.messages += 1;
-      unflushed.samples += e.samples;
-      unflushed.bytes += e.topic.length + e.payload.length;
-    }
-    const q: QueueTotals = this.queue.totals;
-    const d: QueueTotals = this.queue.dropped;
-    // Rows already acknowledged are in the file only until the next flush deletes them. (A row
-    // the size limit dropped while it was in flight could be subtracted twice: hence the floor.)
-    const acked = this.deliveredTotals;
-    const stored = (k: keyof QueueTotals) => Math.max(0, q[k] - acked[k]);
     return {
       durable: this.durable,
       path: this.options.path,
       accepted: { ...this.accepted },
       published: { ...this.published },
-      dropped: {
-        messages: d.messages + this.memDropped.messages,
-        samples: d.samples + this.memDropped.samples,
-      },
-      depth: {
-        messages: stored('messages') + unflushed.messages,
-        samples: stored('samples') + unflushed.samples,
-        bytes: stored('bytes') + unflushed.bytes,
-      },
-      written: { messages: this.queue.written.messages, samples: this.queue.written.samples },
+      ...this.tail.totals(),
       inflight: this.inflight,
       replaying: this.replay !== undefined,
       replayed: this.replayed,
@@ -361,7 +214,7 @@ export class Outbox {
     clearTimeout(this.replayTimer);
     this.online = false;
     this.flush();
-    this.queue.close();
+    this.tail.close();
   }
 
   private offline(): void {
@@ -442,7 +295,7 @@ export class Outbox {
     } catch (err) {
       // A record that cannot be encoded would block the queue forever: count it and move on.
       this.noteError(`outbox record ${e.id} on ${e.topic} cannot be encoded: ${errorMessage(err)}`);
-      this.ack(e);
+      this.tail.ack(e);
       return;
     }
     let packetId = 0;
@@ -459,7 +312,7 @@ export class Outbox {
         this.awaiting.delete(packetId);
         this.inflight -= 1;
       }
-      this.ack(e);
+      this.tail.ack(e);
     }
   }
 
@@ -479,13 +332,13 @@ export class Outbox {
     } else {
       this.published.messages += 1;
       this.published.samples += e.samples;
-      this.ack(e);
+      this.tail.ack(e);
       if (!this.trimScheduled) {
         // Once per turn: a socket read carries many PUBACKs.
         this.trimScheduled = true;
         process.nextTick(() => {
           this.trimScheduled = false;
-          this.trimDelivered();
+          this.tail.trimDelivered();
         });
       }
     }
@@ -538,68 +391,9 @@ export class Outbox {
     for (const e of entries) {
       this.published.messages += 1;
       this.published.samples += e.samples;
-      this.ack(e);
+      this.tail.ack(e);
     }
-    this.trimDelivered();
-  }
-
-  /**
-   * Drops the run of delivered, never-committed entries at the head of the memory tail now
-   * rather than at the next flush tick: they are done with, and kept for up to a flush interval
-   * (100,000 a second at 10k tags) they outlive the young generation and fill the old one with
-   * garbage. Committed ones stay until the flush deletes their rows, so that a replay reading the
-   * file meanwhile still sees them acknowledged. Ids stay contiguous: only the head goes.
-   */
-  private trimDelivered(): void {
-    const mem = this.mem;
-    let n = 0;
-    while (n < mem.length && mem[n]!.acked && !mem[n]!.persisted) n++;
-    if (n === mem.length) {
-      if (n > 0) this.mem = [];
-    } else if (n >= TRIM_RUN) this.mem = mem.slice(n);
-  }
-
-  private ack(e: Entry): void {
-    e.acked = true;
-    if (!e.persisted) return;
-    this.delivered.push(e.id);
-    this.deliveredTotals.messages += 1;
-    this.deliveredTotals.samples += e.samples;
-    this.deliveredTotals.bytes += e.storedBytes ?? recordBytes(e.topic, e.payload);
-  }
-
-  /**
-   * After a commit up to `upTo`: the entries after it (not committed yet), led, while online and
-   * when they are few enough, by the committed ones the live cursor has not reached, so a short
-   * backlog (a slow broker) is sent from memory rather than read back.
-   */
-  private keptTail(upTo: number): Entry[] {
-    const first = this.mem[0];
-    if (!first) return this.mem;
-    const uncommitted = Math.max(0, upTo + 1 - first.id);
-    const unsent = Math.max(0, this.live.pos + 1 - first.id);
-    const from = Math.min(uncommitted, unsent);
-    if (this.online && uncommitted - from <= this.options.maxMemoryMessages / 4)
-      return this.mem.slice(from);
-    return this.mem.slice(uncommitted);
-  }
-
-  private shedMemory(): void {
-    // Committed entries kept for sending go first: they are on disk, nothing is lost.
-    const kept = this.mem.findIndex((e) => !e.persisted);
-    if (kept !== 0) {
-      this.mem = kept < 0 ? [] : this.mem.slice(kept);
-      if (this.mem.length < this.options.maxMemoryMessages) return;
-    }
-    const n = Math.max(1, Math.floor(this.options.maxMemoryMessages / 10));
-    for (const e of this.mem.splice(0, n)) {
-      if (e.acked) continue;
-      this.memDropped.messages += 1;
-      this.memDropped.samples += e.samples;
-    }
-    this.noteError(
-      `outbox memory tail full (${this.options.maxMemoryMessages} messages) because the disk refuses writes; dropped the oldest`,
-    );
+    this.tail.trimDelivered();
   }
 
   private noteError(message: string): void {

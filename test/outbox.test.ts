@@ -34,8 +34,10 @@ function startOutbox(
   opts: OutboxOptions,
   protocolVersion: 4 | 5 = 4,
 ): { outbox: Outbox; client: MqttClient } {
-  // Reconnects later than the watcher, so the watcher is subscribed again before the replay.
-  const client = mqtt.connect(broker.url, { reconnectPeriod: 1000, clean: true, protocolVersion });
+  // No reconnecting by itself: after a broker restart, restartBroker() reconnects it once the
+  // watcher is subscribed again (else the first replayed messages can reach a broker with no
+  // subscriber: one run in a few under load, before this was so).
+  const client = mqtt.connect(broker.url, { reconnectPeriod: 0, clean: true, protocolVersion });
   const outbox = new Outbox(
     client,
     opts,
@@ -56,6 +58,21 @@ async function closeOutbox(entry: { outbox: Outbox; client: MqttClient }): Promi
 
 function body(n: number): string {
   return `{"n":${n}}`;
+}
+
+/**
+ * Starts the killed broker again, waits until the watcher's subscription works (a probe it
+ * publishes comes back to it), then reconnects the outbox's client.
+ */
+async function restartBroker(entry: { client: MqttClient }): Promise<void> {
+  broker = await startMosquitto({ port: broker.port, dir: broker.dir });
+  await waitFor('watcher back', () => watcher.connected);
+  const probe = `outbox/probe-${Date.now()}`;
+  await waitFor('watcher subscribed again', async () => {
+    await watcher.publishAsync(probe, '{"n":-1}', { qos: 1 });
+    return received(probe).length > 0;
+  });
+  entry.client.reconnect();
 }
 
 function received(topic: string): { n: number; hist: boolean }[] {
@@ -123,8 +140,7 @@ describe('Outbox against a real Mosquitto', () => {
     for (let i = 2000; i < 2100; i++) entry.outbox.append('outbox/no-disk', body(i), 1);
     entry.outbox.flush();
     expect(entry.outbox.stats.written.messages).toBe(100);
-    broker = await startMosquitto({ port: broker.port, dir: broker.dir });
-    await waitFor('watcher back', () => watcher.connected);
+    await restartBroker(entry);
     await waitFor('backlog delivered', () => entry.outbox.stats.depth.messages === 0, 20_000);
   });
 
@@ -138,8 +154,7 @@ describe('Outbox against a real Mosquitto', () => {
     await waitFor('client sees the outage', () => !entry.client.connected);
     for (let i = 100; i < 3000; i++) entry.outbox.append('outbox/outage', body(i), 1);
     await waitFor('backlog committed', () => entry.outbox.queue.totals.messages === 2900);
-    broker = await startMosquitto({ port: broker.port, dir: broker.dir });
-    await waitFor('watcher back', () => watcher.connected);
+    await restartBroker(entry);
     // Live messages after the reconnect go out at once, beside the replay.
     await waitFor('agent back', () => entry.client.connected);
     for (let i = 3000; i < 3100; i++) entry.outbox.append('outbox/outage', body(i), 1);
@@ -204,8 +219,7 @@ describe('Outbox against a real Mosquitto', () => {
     expect(dropped.messages).toBeGreaterThan(1500);
     expect(dropped.samples).toBe(dropped.messages * 2);
     expect(dropped.messages + depth.messages).toBe(3000);
-    broker = await startMosquitto({ port: broker.port, dir: broker.dir });
-    await waitFor('watcher back', () => watcher.connected);
+    await restartBroker(entry);
     await waitFor('backlog delivered', () => entry.outbox.stats.depth.messages === 0, 20_000);
     const ns = received('outbox/full').map((s) => s.n);
     // The newest survive, the oldest went.
@@ -240,8 +254,7 @@ describe('Outbox against a real Mosquitto', () => {
     await broker.kill('SIGKILL');
     await waitFor('client sees the outage', () => !entry.client.connected);
     for (let i = 100; i < 2000; i++) entry.outbox.append('outbox/qos0-outage', body(i), 1);
-    broker = await startMosquitto({ port: broker.port, dir: broker.dir });
-    await waitFor('watcher back', () => watcher.connected);
+    await restartBroker(entry);
     await waitFor('agent back', () => entry.client.connected);
     await waitFor('backlog sent', () => entry.outbox.stats.depth.messages === 0, 20_000);
     await waitFor(
