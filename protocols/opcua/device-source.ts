@@ -20,6 +20,7 @@ import { BAD, qualityCode, SampleFrame } from '../sample-frame.js';
 import type { SourceStatus, TagSource, TagValue } from '../types.js';
 import { resolveBrowsePath } from './browse.js';
 import { OpcuaConnection, type ConnectionOptions } from './connection.js';
+import { NotificationBuffer } from './notification-buffer.js';
 import { formatBrowsePath, type NodeRef } from './node-ref.js';
 import { qualityOf } from './status.js';
 import { fromVariant, toVariantValue } from './values.js';
@@ -80,10 +81,7 @@ interface Live {
  * source timestamp and status) and are handed over at the next read(); poll tags are read then.
  * The connection recovers by itself; each new session resolves browse paths again and creates
  * its subscriptions afresh, so a restarted server with a rebuilt address space works too.
- *
- * State is kept by tag index in columns (SampleFrame), not as an object per tag or per
- * notification: at 10,000 items × 10 Hz those objects and their Maps were most of the agent's
- * heap above what node-opcua itself needs (heap snapshots, bench:opcua).
+ * Notifications wait for read() in a NotificationBuffer; other state is by tag index too.
  */
 export class OpcuaDeviceSource implements TagSource {
   readonly status: OpcuaDeviceStatus = {
@@ -104,17 +102,9 @@ export class OpcuaDeviceSource implements TagSource {
   private readonly subscribedTags: number[] = [];
   /** Built-in type of each tag's value as last seen, for typed writes; 0 (Null) until seen. */
   private readonly builtin: Uint8Array;
-  /**
-   * Latest sample of each subscribed tag in this session, at the slot of its tag index, repeated
-   * while nothing changes; `heardIn` is the read() it arrived before (-1: none this session).
-   */
-  private readonly latest: SampleFrame;
-  private readonly heardIn: Float64Array;
-  /** Older samples of tags notified again before read() took them, in arrival order. */
-  private readonly earlier: SampleFrame;
+  private readonly notifications: NotificationBuffer;
   /** What read() hands out: valid until the next read(), as TagSource promises. */
   private readonly out: SampleFrame;
-  private drains = 0;
   /** Tags whose node could not be resolved or monitored in this session, with why. */
   private unresolved = new Map<number, string>();
   private live?: Live;
@@ -132,10 +122,9 @@ export class OpcuaDeviceSource implements TagSource {
     this.tagIds = tags.map((t) => t.id);
     tags.forEach((t, i) => (t.mode === 'poll' ? this.pollTags : this.subscribedTags).push(i));
     this.builtin = new Uint8Array(tags.length);
-    this.latest = new SampleFrame(this.tagIds);
-    this.latest.reset(tags.length);
-    this.heardIn = new Float64Array(tags.length).fill(-1);
-    this.earlier = new SampleFrame(this.tagIds, 16);
+    this.notifications = new NotificationBuffer(this.tagIds, this.options.maxQueued, (n) =>
+      this.onDropped(n),
+    );
     this.out = new SampleFrame(this.tagIds);
     this.connection = new OpcuaConnection(
       this.options.connection,
@@ -169,7 +158,7 @@ export class OpcuaDeviceSource implements TagSource {
     const out = this.out;
     out.reset(0);
     if (!session || !this.live) {
-      this.earlier.reset(0);
+      this.notifications.discardEarlier();
       const reason = this.connection.status.lastError;
       this.status.lastError = reason;
       // Still on the first attempt: nothing is known yet, so nothing is published (a burst of
@@ -181,18 +170,7 @@ export class OpcuaDeviceSource implements TagSource {
       return out;
     }
     this.status.lastError = undefined;
-    // Each tag's older values first, then its latest. A subscribed value that did not change
-    // since the last read() is still current (the subscription is alive): it is repeated as read
-    // now, so the agent's heartbeat and quality logic work as for polled tags.
-    const drain = this.drains++;
-    const earlier = this.earlier;
-    for (let s = 0; s < earlier.count; s++) out.copy(out.extend(), earlier, s);
-    earlier.reset(0);
-    const latest = this.latest;
-    for (const i of this.subscribedTags) {
-      const heard = this.heardIn[i]!;
-      if (heard >= 0) out.copy(out.extend(), latest, i, heard === drain ? latest.ts[i] : now);
-    }
+    this.notifications.drainInto(out, this.subscribedTags, now);
     for (const [i, reason] of this.unresolved) out.put(out.extend(), i, null, BAD, reason, now);
     if (this.pollTags.length > 0) await this.poll(session, this.live, out);
     return out;
@@ -250,18 +228,12 @@ export class OpcuaDeviceSource implements TagSource {
     this.status.notifications += 1;
     const now = Date.now();
     if (this.live) this.live.lastHeard = now;
-    if (this.heardIn[i] === this.drains) {
-      if (this.earlier.count >= this.options.maxQueued) this.dropEarlier();
-      this.earlier.copy(this.earlier.extend(), this.latest, i);
-    }
-    this.decode(this.latest, i, i, dv, now);
-    this.heardIn[i] = this.drains;
+    this.decode(this.notifications.notified(i), i, i, dv, now);
   }
 
-  /** A slow consumer loses intermediate values, never a tag's latest: that stays in `latest`. */
-  private dropEarlier(): void {
-    this.status.dropped += this.earlier.count;
-    this.earlier.reset(0);
+  /** A slow consumer loses intermediate values, never a tag's latest. */
+  private onDropped(n: number): void {
+    this.status.dropped += n;
     if (!this.dropLog.take('dropped').log) return;
     this.log.warn(
       { device: this.name, dropped: this.status.dropped },
@@ -412,8 +384,7 @@ export class OpcuaDeviceSource implements TagSource {
   private onLost(reason: string): void {
     if (this.live) clearInterval(this.live.timer);
     this.live = undefined;
-    this.earlier.reset(0);
-    this.heardIn.fill(-1);
+    this.notifications.clear();
     this.status.connected = false;
     this.status.lastError = reason;
     this.status.errors += 1;
